@@ -1,0 +1,476 @@
+"""Importers: CSV/TSV, Parquet, JSONL tables and folders or .zip files of images.
+
+Every loader either returns a complete :class:`~sslcore.dataset.Dataset` or
+raises one :class:`~sslcore.errors.DataError` whose message names the file, the
+row or column at fault and the fix. Nothing is ever half imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from .dataset import ID, IMAGE, LABEL, TEXT, Dataset
+from .errors import DataError
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
+
+MAX_ZIP_MEMBERS = 200_000
+MAX_ZIP_UNCOMPRESSED = 2 * 1024**3
+MAX_IMAGE_PIXELS = 40_000_000
+_SNIFF_BYTES = 64 * 1024
+
+
+def read_table(source, *, name: str | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV, Parquet or JSONL file into a table of strings and numbers.
+
+    CSV and TSV cells are kept as strings (so a label "007" or "-1" survives)
+    with blanks as empty strings; the delimiter is sniffed.
+
+    Parameters
+    ----------
+    source : path or bytes
+        A file path, or the file's bytes (then ``name`` gives its file name).
+    name : str, optional
+        File name used for the format and in error messages.
+
+    Examples
+    --------
+    >>> read_table(b"id,text\\n1,hello\\n", name="a.csv").to_dict("records")
+    [{'id': '1', 'text': 'hello'}]
+    """
+    name = name or os.fspath(source)
+    data = source if isinstance(source, bytes) else _read_bytes(source)
+    suffix = Path(name).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        table = _read_parquet(data, name)
+    elif suffix in (".jsonl", ".ndjson"):
+        table = _read_jsonl(data, name)
+    elif suffix in (".csv", ".tsv", ".tab", ".txt"):
+        table = _read_delimited(data, name, tab=suffix in (".tsv", ".tab"))
+    else:
+        raise DataError(
+            f"{name}: unsupported file type {suffix or '(none)'!r}. "
+            f"Use CSV, TSV, Parquet or JSONL, or a folder or .zip of images."
+        )
+    if table.columns.duplicated().any():
+        dupes = sorted(set(table.columns[table.columns.duplicated()]))
+        raise DataError(f"{name}: the column name(s) {dupes} appear more than once; rename them.")
+    return table
+
+
+def _read_bytes(path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file; check the path.") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder; only image folders can be imported.") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror}).") from None
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{name}: line {line} holds the byte 0x{data[exc.start]:02x}, which is not UTF-8. "
+            f"Save the file as UTF-8 (e.g. Excel: 'CSV UTF-8'; "
+            f"iconv -f latin1 -t utf-8) and import it again."
+        ) from None
+
+
+def _read_delimited(data: bytes, name: str, *, tab: bool) -> pd.DataFrame:
+    text = _decode(data, name)
+    if not text.strip():
+        raise DataError(f"{name}: the file is empty; it needs a header row and at least one row.")
+    delimiter = "\t" if tab else _sniff_delimiter(text)
+    # Tab-separated files conventionally have no quoting: a message starting with a
+    # quote mark must not swallow the lines after it. Quoted TSV is the fallback.
+    attempts = [csv.QUOTE_NONE, csv.QUOTE_MINIMAL] if delimiter == "\t" else [csv.QUOTE_MINIMAL]
+    for quoting in attempts:
+        try:
+            table = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                quoting=quoting,
+            )
+            break
+        except pd.errors.ParserError as exc:
+            error = exc
+    else:
+        raise DataError(
+            f"{name}: cannot be parsed as a table with delimiter {delimiter!r} ({error}). "
+            f"Check that every row has as many fields as the header and quotes are closed."
+        ) from None
+    if table.empty:
+        raise DataError(f"{name}: has a header but no rows; add at least one item.")
+    return table
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = text[:_SNIFF_BYTES]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        first = sample.splitlines()[0] if sample else ""
+        counts = {d: first.count(d) for d in ",;\t|"}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
+    try:
+        table = pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise DataError(f"{name}: is not a readable Parquet file ({exc}).") from None
+    if table.empty:
+        raise DataError(f"{name}: has no rows; add at least one item.")
+    return table.reset_index(drop=True)
+
+
+def _read_jsonl(data: bytes, name: str) -> pd.DataFrame:
+    text = _decode(data, name)
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"{name}: line {number} is not valid JSON ({exc.msg} at column {exc.colno}). "
+                f"Each line must hold one JSON object."
+            ) from None
+        if not isinstance(record, dict):
+            raise DataError(
+                f"{name}: line {number} holds a JSON {type(record).__name__}, not an object "
+                f'like {{"text": "...", "label": "..."}}.'
+            )
+        records.append(record)
+    if not records:
+        raise DataError(f"{name}: the file is empty; it needs one JSON object per line.")
+    return pd.DataFrame.from_records(records)
+
+
+def dataset_from_table(
+    table: pd.DataFrame,
+    *,
+    name: str,
+    text_column: str | None = None,
+    feature_columns: list[str] | None = None,
+    id_column: str | None = None,
+    label_column: str | None = None,
+) -> Dataset:
+    """Build a dataset from a table and the columns the user picked.
+
+    Give ``text_column`` for text items, or ``feature_columns`` for tabular
+    items (numbers, or categories that are one-hot encoded later). Without
+    ``id_column`` the row number (from 1) is the id.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"id": ["a", "b"], "msg": ["hi", "yo"], "y": ["-1", ""]})
+    >>> ds = dataset_from_table(t, name="t.csv", text_column="msg", id_column="id",
+    ...                         label_column="y")
+    >>> list(ds.labels)
+    ['-1', None]
+    """
+    if bool(text_column) == bool(feature_columns):
+        raise DataError(
+            f"{name}: pick either a text column or one or more feature columns "
+            f"(columns: {_column_list(table)})."
+        )
+    for column in [text_column, id_column, label_column, *(feature_columns or [])]:
+        if column is not None and column not in table.columns:
+            raise DataError(
+                f"{name}: there is no column '{column}'. Columns are: {_column_list(table)}."
+            )
+    items = pd.DataFrame({ID: _ids(table, id_column, name)})
+    if text_column:
+        items[TEXT] = _texts(table[text_column], text_column, name)
+        kind, features = "text", ()
+    else:
+        for column in feature_columns:
+            items[column] = _feature(table[column], column, name)
+        kind, features = "tabular", tuple(feature_columns)
+    items[LABEL] = _labels(table[label_column], name) if label_column else None
+    return Dataset(Path(name).stem, kind, items, features)
+
+
+def _column_list(table: pd.DataFrame) -> str:
+    return ", ".join(f"'{c}'" for c in table.columns)
+
+
+def _row(position: int) -> int:
+    """The 1-based data row a user sees (the header is not counted)."""
+    return int(position) + 1
+
+
+def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
+    if id_column is None:
+        return [str(i) for i in range(1, len(table) + 1)]
+    ids = [_as_text(v) for v in table[id_column]]
+    blank = [i for i, v in enumerate(ids) if v is None or v == ""]
+    if blank:
+        raise DataError(
+            f"{name}: row {_row(blank[0])}, column '{id_column}': the item id is blank "
+            f"({len(blank)} blank id(s) in all). Fill in every id or import without an id column."
+        )
+    seen: dict[str, int] = {}
+    for position, value in enumerate(ids):
+        if value in seen:
+            raise DataError(
+                f"{name}: column '{id_column}': the id {value!r} appears on rows "
+                f"{_row(seen[value])} and {_row(position)}; ids must be unique."
+            )
+        seen[value] = position
+    return ids
+
+
+def _texts(column: pd.Series, column_name: str, name: str) -> list[str]:
+    texts = ["" if _is_missing(v) else str(v) for v in column]
+    if not any(texts):
+        raise DataError(
+            f"{name}: column '{column_name}' is empty in every row; pick the text column."
+        )
+    return texts
+
+
+def _feature(column: pd.Series, column_name: str, name: str) -> pd.Series:
+    """Numbers stay numbers (blank = missing, imputed later); anything else is a category."""
+    values = column.map(lambda v: None if _is_missing(v) else v)
+    numeric = pd.to_numeric(values, errors="coerce")
+    non_numeric = numeric.isna() & values.notna()
+    if not non_numeric.any():
+        bad = np.flatnonzero(~np.isfinite(numeric.to_numpy(dtype=float)) & numeric.notna())
+        if len(bad):
+            raise DataError(
+                f"{name}: row {_row(bad[0])}, column '{column_name}': the value "
+                f"{column.iloc[bad[0]]!r} is infinite. Replace it with a finite number or leave "
+                f"it blank to have it imputed."
+            )
+        return numeric.astype(float)
+    return values.map(lambda v: None if v is None else str(v)).astype(object)
+
+
+def _labels(column: pd.Series, name: str) -> list[str | None]:
+    return [_as_text(v) or None for v in column]
+
+
+def _is_missing(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    try:
+        return bool(pd.isna(value)) if np.ndim(value) == 0 else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_text(value) -> str | None:
+    """A cell as a stripped string; ``None`` when missing. 3.0 reads as "3"."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace").strip()
+    return str(value).strip()
+
+
+def load_images(path: str | os.PathLike, *, name: str | None = None) -> Dataset:
+    """Import a folder or a ``.zip`` of images.
+
+    The item id is the file's path inside the folder; the name of the folder
+    an image sits in (``cats/001.jpg``) is its existing label, and images at
+    the top level are unlabeled. Unsafe archives (paths that leave the
+    archive, links, bombs) and unreadable images are refused.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> root = Path(tempfile.mkdtemp()); (root / "cat").mkdir()
+    >>> Image.new("RGB", (4, 4)).save(root / "cat" / "a.png")
+    >>> load_images(root).items[["item_id", "label"]].to_dict("records")
+    [{'item_id': 'cat/a.png', 'label': 'cat'}]
+    """
+    path = Path(path)
+    name = name or path.name
+    if path.is_dir():
+        members = _folder_images(path)
+    elif path.suffix.lower() == ".zip":
+        members = _zip_images(path, name)
+    else:
+        raise DataError(f"{name}: is neither a folder nor a .zip of images.")
+    if not members:
+        raise DataError(
+            f"{name}: holds no images ({', '.join(IMAGE_SUFFIXES)}); put images in it, "
+            f"optionally in one sub-folder per class."
+        )
+    members.sort(key=lambda m: m[0])
+    rows = []
+    for relative, data in members:
+        _check_image(data, f"{name}/{relative}")
+        parts = PurePosixPath(relative).parts
+        rows.append((relative, data, parts[-2] if len(parts) > 1 else None))
+    items = pd.DataFrame(rows, columns=[ID, IMAGE, LABEL])
+    return Dataset(Path(name).stem, "image", items)
+
+
+def _is_image_name(relative: str) -> bool:
+    parts = PurePosixPath(relative).parts
+    hidden = any(p.startswith(".") or p == "__MACOSX" for p in parts)
+    return not hidden and PurePosixPath(relative).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _folder_images(root: Path) -> list[tuple[str, bytes]]:
+    members = []
+    for current, _dirs, files in os.walk(root):
+        for file in files:
+            full = Path(current) / file
+            relative = full.relative_to(root).as_posix()
+            if _is_image_name(relative) and not full.is_symlink():
+                members.append((relative, full.read_bytes()))
+    return members
+
+
+def _zip_images(path: Path, name: str) -> list[tuple[str, bytes]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"{name}: is not a readable .zip file ({exc}).") from None
+    with archive:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        if len(infos) > MAX_ZIP_MEMBERS:
+            raise DataError(
+                f"{name}: holds {len(infos):,} files, more than the limit of "
+                f"{MAX_ZIP_MEMBERS:,}; split it into smaller archives."
+            )
+        total = sum(i.file_size for i in infos)
+        if total > MAX_ZIP_UNCOMPRESSED:
+            raise DataError(
+                f"{name}: would unpack to {total / 1024**3:.1f} GiB, more than the limit of "
+                f"{MAX_ZIP_UNCOMPRESSED / 1024**3:.0f} GiB; split it into smaller archives."
+            )
+        for info in infos:
+            _check_zip_member(info, name)
+        members = []
+        budget = MAX_ZIP_UNCOMPRESSED
+        for info in infos:
+            if not _is_image_name(info.filename):
+                continue
+            data = _read_member(archive, info, budget, name)
+            budget -= len(data)
+            members.append((PurePosixPath(info.filename).as_posix(), data))
+    return members
+
+
+def _check_zip_member(info: zipfile.ZipInfo, name: str) -> None:
+    member = info.filename
+    pure = PurePosixPath(member.replace("\\", "/"))
+    if pure.is_absolute() or member.startswith(("/", "\\")) or ":" in pure.parts[0]:
+        raise DataError(
+            f"{name}: the entry {member!r} has an absolute path; nothing was imported. "
+            f"Re-create the archive with relative paths."
+        )
+    if ".." in pure.parts:
+        raise DataError(
+            f"{name}: the entry {member!r} points outside the archive ('..'); nothing was "
+            f"imported. Re-create the archive without it."
+        )
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise DataError(
+            f"{name}: the entry {member!r} is a symbolic link; nothing was imported. "
+            f"Archive the files themselves, not links to them."
+        )
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, name: str) -> bytes:
+    # The sizes in a zip header can lie, so the real output is counted too.
+    chunks, size = [], 0
+    with archive.open(info) as stream:
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > budget or size > info.file_size:
+                raise DataError(
+                    f"{name}: the entry {info.filename!r} unpacks to more than its header "
+                    f"says or past the size limit (a zip bomb?); nothing was imported."
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_image(data: bytes, label: str) -> None:
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise Image.DecompressionBombError("too many pixels")
+            image.load()
+    except Image.DecompressionBombError:
+        raise DataError(
+            f"{label}: the image is larger than {MAX_IMAGE_PIXELS:,} pixels (a decompression "
+            f"bomb?); shrink it and import again."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(
+            f"{label}: cannot be read as an image ({exc}); the file may be truncated or "
+            f"corrupt. Remove or replace it and import again."
+        ) from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def load_file(
+    path: str | os.PathLike,
+    *,
+    text_column: str | None = None,
+    feature_columns: list[str] | None = None,
+    id_column: str | None = None,
+    label_column: str | None = None,
+) -> Dataset:
+    """Import any supported file or folder: a table with the given columns, or images.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "a.tsv"
+    >>> _ = p.write_text("Label\\tSMS\\nham\\thello\\n")
+    >>> load_file(p, text_column="SMS", label_column="Label").n_items
+    1
+    """
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() == ".zip":
+        return load_images(path)
+    table = read_table(path)
+    return dataset_from_table(
+        table,
+        name=path.name,
+        text_column=text_column,
+        feature_columns=feature_columns,
+        id_column=id_column,
+        label_column=label_column,
+    )
