@@ -1,0 +1,715 @@
+"""The durable project store: SQLite (WAL) through SQLAlchemy Core.
+
+Labels are append-only events. An item's current label is derived by replaying
+its events: the last labeling event that has not been undone wins. Undo is a
+new event pointing at the one it cancels. Every write is committed (and synced
+to disk) before the call returns.
+
+Layout under the data directory::
+
+    data/
+      sslabel.db            projects, classes, label events, reservations
+      projects/<folder>/    items.parquet and the artefact cache of one project
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from .cache import ArtifactCache
+from .dataset import ID, LABEL, Dataset
+from .errors import StoreError
+
+SCHEMA_VERSION = 1
+DATA_DIR_ENV = "SSLABEL_DATA_DIR"
+
+# Where a label came from. "undo" events cancel an earlier event.
+SOURCES = ("human", "accepted", "rejected", "bulk", "imported", "undo")
+LABELING_SOURCES = ("human", "accepted", "bulk", "imported")
+
+PALETTE = (
+    "#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2",
+    "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC",
+)  # fmt: skip
+
+metadata = MetaData()
+
+schema_info = Table("schema_info", metadata, Column("version", Integer, nullable=False))
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String, nullable=False, unique=True),
+    Column("kind", String, nullable=False),
+    Column("n_items", Integer, nullable=False),
+    Column("feature_columns", Text, nullable=False, default="[]"),
+    Column("settings", Text, nullable=False, default="{}"),
+    Column("folder", String, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+classes = Table(
+    "classes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String, nullable=False),
+    Column("color", String, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("merged_into", Integer, ForeignKey("classes.id"), nullable=True),
+    UniqueConstraint("project_id", "name"),
+)
+
+label_events = Table(
+    "label_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", String, nullable=False),
+    Column("class_id", Integer, ForeignKey("classes.id"), nullable=True),
+    Column("source", String, nullable=False),
+    Column("annotator", String, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("model_round", Integer, nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("batch_id", String, nullable=True),
+    Column("undoes", Integer, ForeignKey("label_events.id"), nullable=True),
+    Index("ix_events_project_item", "project_id", "item_id"),
+)
+
+
+def default_data_dir() -> Path:
+    """``$SSLABEL_DATA_DIR`` if set, else ``./data``."""
+    return Path(os.environ.get(DATA_DIR_ENV) or Path.cwd() / "data")
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    id: int
+    item_id: str
+    class_id: int | None
+    source: str
+    annotator: str
+    created_at: float
+    model_round: int | None = None
+    confidence: float | None = None
+    batch_id: str | None = None
+    undoes: int | None = None
+
+
+@dataclass
+class LabelState:
+    """Labels derived from a stream of events, updated one event at a time.
+
+    ``labels`` maps item id to class id for every labeled item; ``rejected``
+    holds the (item id, class id) pairs a person rejected.
+    """
+
+    last_event_id: int = 0
+    _history: dict[str, list[LabelEvent]] = field(default_factory=lambda: defaultdict(list))
+    _rejections: dict[tuple[str, int], set[int]] = field(default_factory=lambda: defaultdict(set))
+    _events: dict[int, LabelEvent] = field(default_factory=dict)
+    _undone: set[int] = field(default_factory=set)
+
+    def apply(self, ev: LabelEvent) -> None:
+        self._events[ev.id] = ev
+        self.last_event_id = max(self.last_event_id, ev.id)
+        if ev.source == "undo":
+            target = self._events.get(ev.undoes)
+            if target is None or ev.undoes in self._undone:
+                return
+            self._undone.add(target.id)
+            if target.source == "rejected":
+                self._rejections[(target.item_id, target.class_id)].discard(target.id)
+            else:
+                history = self._history[target.item_id]
+                history[:] = [e for e in history if e.id != target.id]
+        elif ev.source == "rejected":
+            self._rejections[(ev.item_id, ev.class_id)].add(ev.id)
+        else:
+            self._history[ev.item_id].append(ev)
+
+    def current(self) -> dict[str, LabelEvent]:
+        """The event that set each labeled item's current label."""
+        return {
+            item: history[-1]
+            for item, history in self._history.items()
+            if history and history[-1].class_id is not None
+        }
+
+    @property
+    def labels(self) -> dict[str, int]:
+        return {item: ev.class_id for item, ev in self.current().items()}
+
+    @property
+    def rejected(self) -> set[tuple[str, int]]:
+        return {pair for pair, ids in self._rejections.items() if ids}
+
+    def event(self, event_id: int) -> LabelEvent | None:
+        return self._events.get(event_id)
+
+    def is_undone(self, event_id: int) -> bool:
+        return event_id in self._undone
+
+    def events(self) -> list[LabelEvent]:
+        return [self._events[i] for i in sorted(self._events)]
+
+
+def derive_labels(events: Iterable[LabelEvent]) -> LabelState:
+    """Replay events (in id order) into the current labels and rejections."""
+    state = LabelState()
+    for ev in sorted(events, key=lambda e: e.id):
+        state.apply(ev)
+    return state
+
+
+def _engine_for(path: Path):
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Take over transaction control so that every transaction is BEGIN IMMEDIATE:
+        # writers queue on the lock instead of failing half-way with "database is locked".
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40] or "project"
+
+
+class Store:
+    """All projects under one data directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sslcore.demos import load_demo
+    >>> store = Store(tempfile.mkdtemp())
+    >>> project = store.create_project("moons", load_demo("moons"), import_labels=False)
+    >>> _ = project.add_class("upper")
+    >>> _ = project.label("point-0001", "upper", annotator="ann")
+    >>> project.labels()
+    {'point-0001': 'upper'}
+    """
+
+    def __init__(self, data_dir: str | os.PathLike | None = None):
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "projects").mkdir(exist_ok=True)
+        self.db_path = self.data_dir / "sslabel.db"
+        self.engine = _engine_for(self.db_path)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            metadata.create_all(conn, tables=[schema_info])
+            version = conn.execute(select(func.max(schema_info.c.version))).scalar()
+            if version is None:
+                metadata.create_all(conn)
+                conn.execute(insert(schema_info).values(version=SCHEMA_VERSION))
+            elif version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.db_path}: was written by a newer sslabel (schema {version}, this "
+                    f"one knows {SCHEMA_VERSION}); upgrade sslabel to open it."
+                )
+            # Later schema versions add their migration steps here, in order.
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def list_projects(self) -> pd.DataFrame:
+        """One row per project: id, name, kind, n_items, created_at, n_labeled."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(
+                    projects.c.id,
+                    projects.c.name,
+                    projects.c.kind,
+                    projects.c.n_items,
+                    projects.c.created_at,
+                ).order_by(projects.c.id)
+            ).all()
+        table = pd.DataFrame(rows, columns=["id", "name", "kind", "n_items", "created_at"])
+        table["n_labeled"] = [len(self.open_project(int(i)).labels()) for i in table["id"]]
+        return table
+
+    def project_names(self) -> list[str]:
+        with self.engine.begin() as conn:
+            return list(conn.execute(select(projects.c.name).order_by(projects.c.id)).scalars())
+
+    def create_project(
+        self,
+        name: str,
+        dataset: Dataset,
+        *,
+        import_labels: bool = True,
+        settings: dict | None = None,
+        class_names: Iterable[str] = (),
+        annotator: str = "import",
+    ) -> Project:
+        """Store a dataset as a new project; existing labels become "imported" events.
+
+        The project's classes are ``class_names`` plus those of the imported labels.
+
+        The items are written first, then the project, its classes and its
+        imported labels in one transaction, so a failure leaves nothing behind.
+        """
+        name = name.strip()
+        if not name:
+            raise StoreError("A project needs a name.")
+        if name in self.project_names():
+            raise StoreError(f"A project named {name!r} exists already; pick another name.")
+        folder = f"{_slug(name)}-{uuid.uuid4().hex[:8]}"
+        target = self.data_dir / "projects" / folder
+        target.mkdir(parents=True)
+        try:
+            dataset.items.to_parquet(target / "items.parquet", index=False)
+            labels = dataset.labels if import_labels else [None] * dataset.n_items
+            imported = sorted({c for c in labels if c is not None} - set(class_names))
+            class_names = [*dict.fromkeys(class_names), *imported]
+            now = time.time()
+            with self.engine.begin() as conn:
+                project_id = conn.execute(
+                    insert(projects).values(
+                        name=name,
+                        kind=dataset.kind,
+                        n_items=dataset.n_items,
+                        feature_columns=json.dumps(list(dataset.feature_columns)),
+                        settings=json.dumps(settings or {}),
+                        folder=folder,
+                        created_at=now,
+                    )
+                ).inserted_primary_key[0]
+                class_ids = {}
+                for position, class_name in enumerate(class_names):
+                    class_ids[class_name] = conn.execute(
+                        insert(classes).values(
+                            project_id=project_id,
+                            name=class_name,
+                            color=PALETTE[position % len(PALETTE)],
+                            position=position,
+                        )
+                    ).inserted_primary_key[0]
+                rows = [
+                    dict(
+                        project_id=project_id,
+                        item_id=item_id,
+                        class_id=class_ids[label],
+                        source="imported",
+                        annotator=annotator,
+                        created_at=now,
+                    )
+                    for item_id, label in zip(dataset.ids, labels, strict=True)
+                    if label is not None
+                ]
+                if rows:
+                    conn.execute(insert(label_events), rows)
+        except IntegrityError:
+            shutil.rmtree(target, ignore_errors=True)
+            raise StoreError(
+                f"A project named {name!r} exists already; pick another name."
+            ) from None
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        return self.open_project(project_id)
+
+    def open_project(self, key: int | str) -> Project:
+        column = projects.c.id if isinstance(key, int) else projects.c.name
+        with self.engine.begin() as conn:
+            row = conn.execute(select(projects).where(column == key)).mappings().first()
+        if row is None:
+            raise StoreError(f"There is no project {key!r} in {self.data_dir}.")
+        return Project(self, dict(row))
+
+    def delete_project(self, key: int | str) -> None:
+        project = self.open_project(key)
+        with self.engine.begin() as conn:
+            conn.execute(label_events.delete().where(label_events.c.project_id == project.id))
+            conn.execute(
+                update(classes).where(classes.c.project_id == project.id).values(merged_into=None)
+            )
+            conn.execute(classes.delete().where(classes.c.project_id == project.id))
+            conn.execute(projects.delete().where(projects.c.id == project.id))
+        shutil.rmtree(project.folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    id: int
+    name: str
+    color: str
+    position: int
+    merged_into: int | None
+
+
+class Project:
+    """One project: its items, classes and label events."""
+
+    def __init__(self, store: Store, row: dict):
+        self.store = store
+        self.id = row["id"]
+        self.name = row["name"]
+        self.kind = row["kind"]
+        self.n_items = row["n_items"]
+        self.feature_columns = tuple(json.loads(row["feature_columns"]))
+        self.settings = json.loads(row["settings"])
+        self.folder = store.data_dir / "projects" / row["folder"]
+        self.cache = ArtifactCache(self.folder / "cache")
+        self._dataset: Dataset | None = None
+        self._state = LabelState()
+        self._state_lock = threading.Lock()  # one Project may serve several UI sessions
+
+    def __repr__(self) -> str:
+        return f"Project({self.id}, {self.name!r}, {self.kind}, {self.n_items} items)"
+
+    @property
+    def engine(self):
+        return self.store.engine
+
+    def dataset(self) -> Dataset:
+        """The items as imported (without labels: those live in the events)."""
+        if self._dataset is None:
+            items = pd.read_parquet(self.folder / "items.parquet")
+            items[LABEL] = None
+            self._dataset = Dataset(self.name, self.kind, items, self.feature_columns)
+        return self._dataset
+
+    def item_ids(self) -> set[str]:
+        return set(self.dataset().items[ID])
+
+    # Classes ------------------------------------------------------------------
+
+    def classes(self, *, include_merged: bool = False) -> list[ClassInfo]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(classes)
+                .where(classes.c.project_id == self.id)
+                .order_by(classes.c.position, classes.c.id)
+            ).mappings()
+            infos = [
+                ClassInfo(r["id"], r["name"], r["color"], r["position"], r["merged_into"])
+                for r in rows
+            ]
+        return [c for c in infos if include_merged or c.merged_into is None]
+
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes()]
+
+    def add_class(self, name: str, *, color: str | None = None) -> ClassInfo:
+        name = name.strip()
+        if not name:
+            raise StoreError("A class needs a name.")
+        existing = self.classes(include_merged=True)
+        if any(c.name == name for c in existing):
+            raise StoreError(f"The class {name!r} exists already in {self.name!r}.")
+        position = max((c.position for c in existing), default=-1) + 1
+        color = color or PALETTE[position % len(PALETTE)]
+        with self.engine.begin() as conn:
+            class_id = conn.execute(
+                insert(classes).values(
+                    project_id=self.id, name=name, color=color, position=position
+                )
+            ).inserted_primary_key[0]
+        return ClassInfo(class_id, name, color, position, None)
+
+    def rename_class(self, old: str, new: str) -> None:
+        new = new.strip()
+        if not new:
+            raise StoreError("A class needs a name.")
+        if new in [c.name for c in self.classes(include_merged=True)]:
+            raise StoreError(f"The class {new!r} exists already; merge the classes instead.")
+        self._update_class(old, name=new)
+
+    def set_class_color(self, name: str, color: str) -> None:
+        self._update_class(name, color=color)
+
+    def merge_classes(self, source: str, target: str) -> None:
+        """Every label of class ``source`` now reads as ``target``; events stay as they were."""
+        if source == target:
+            raise StoreError("Pick two different classes to merge.")
+        target_id = self._class_id(target)
+        self._update_class(source, merged_into=target_id)
+
+    def _update_class(self, name: str, **values) -> None:
+        class_id = self._class_id(name)
+        with self.engine.begin() as conn:
+            conn.execute(update(classes).where(classes.c.id == class_id).values(**values))
+
+    def _class_id(self, name: str) -> int:
+        for c in self.classes():
+            if c.name == name:
+                return c.id
+        raise StoreError(f"There is no class {name!r} in {self.name!r}; add it first.")
+
+    def _class_names_by_id(self) -> dict[int, str]:
+        infos = {c.id: c for c in self.classes(include_merged=True)}
+
+        def resolve(class_id: int) -> str:
+            seen = set()
+            while infos[class_id].merged_into is not None and class_id not in seen:
+                seen.add(class_id)
+                class_id = infos[class_id].merged_into
+            return infos[class_id].name
+
+        return {class_id: resolve(class_id) for class_id in infos}
+
+    # Events -------------------------------------------------------------------
+
+    def label(
+        self,
+        item_id: str,
+        class_name: str | None,
+        *,
+        annotator: str,
+        source: str = "human",
+        model_round: int | None = None,
+        confidence: float | None = None,
+    ) -> int:
+        """Record one label (``class_name=None`` clears it); returns the event id.
+
+        The event is committed to disk when this returns.
+        """
+        return self._write([(item_id, class_name, confidence)], source, annotator, model_round)[0]
+
+    def reject(
+        self,
+        item_id: str,
+        class_name: str,
+        *,
+        annotator: str,
+        model_round: int | None = None,
+        confidence: float | None = None,
+    ) -> int:
+        """Record that a person rejected the suggestion ``class_name`` for an item."""
+        return self._write([(item_id, class_name, confidence)], "rejected", annotator, model_round)[
+            0
+        ]
+
+    def label_many(
+        self,
+        labels: Iterable[tuple[str, str]],
+        *,
+        annotator: str,
+        source: str = "bulk",
+        model_round: int | None = None,
+        confidences: Iterable[float] | None = None,
+    ) -> str:
+        """Record many labels in one transaction; returns the batch id that undoes them all."""
+        labels = list(labels)
+        confidences = list(confidences) if confidences is not None else [None] * len(labels)
+        batch_id = uuid.uuid4().hex
+        rows = [(i, c, p) for (i, c), p in zip(labels, confidences, strict=True)]
+        self._write(rows, source, annotator, model_round, batch_id=batch_id)
+        return batch_id
+
+    def _write(self, rows, source, annotator, model_round, *, batch_id=None) -> list[int]:
+        if source not in SOURCES or source == "undo":
+            raise StoreError(f"Unknown label source {source!r}; use one of {SOURCES[:-1]}.")
+        annotator = (annotator or "").strip()
+        if not annotator:
+            raise StoreError("Every label needs an annotator name.")
+        known_items = self.item_ids()
+        class_ids = {c.name: c.id for c in self.classes()}
+        values = []
+        now = time.time()
+        for item_id, class_name, confidence in rows:
+            if item_id not in known_items:
+                raise StoreError(f"There is no item {item_id!r} in {self.name!r}.")
+            if class_name is not None and class_name not in class_ids:
+                raise StoreError(f"There is no class {class_name!r} in {self.name!r}; add it.")
+            if class_name is None and source == "rejected":
+                raise StoreError("A rejection names the class that was rejected.")
+            values.append(
+                dict(
+                    project_id=self.id,
+                    item_id=item_id,
+                    class_id=None if class_name is None else class_ids[class_name],
+                    source=source,
+                    annotator=annotator,
+                    created_at=now,
+                    model_round=model_round,
+                    confidence=None if confidence is None else float(confidence),
+                    batch_id=batch_id,
+                )
+            )
+        if not values:
+            return []
+        with self.engine.begin() as conn:
+            ids = [
+                conn.execute(insert(label_events).values(**v)).inserted_primary_key[0]
+                for v in values
+            ]
+        return ids
+
+    def undo(self, event_id: int, *, annotator: str) -> list[LabelEvent]:
+        """Cancel one event, or its whole batch if it was part of one.
+
+        Returns the events cancelled (none if they were already).
+        """
+        state = self.state()
+        target = state.event(event_id)
+        if target is None or target.source == "undo":
+            raise StoreError(f"There is no label event {event_id} to undo in {self.name!r}.")
+        if target.batch_id is not None:
+            targets = [
+                e for e in state.events() if e.batch_id == target.batch_id and e.source != "undo"
+            ]
+        else:
+            targets = [target]
+        targets = [e for e in targets if not state.is_undone(e.id)]
+        now = time.time()
+        with self.engine.begin() as conn:
+            for e in targets:
+                conn.execute(
+                    insert(label_events).values(
+                        project_id=self.id,
+                        item_id=e.item_id,
+                        class_id=e.class_id,
+                        source="undo",
+                        annotator=annotator,
+                        created_at=now,
+                        undoes=e.id,
+                        batch_id=e.batch_id,
+                    )
+                )
+        return targets
+
+    def undo_last(self, annotator: str) -> list[LabelEvent]:
+        """Undo this annotator's latest action (a bulk accept counts as one action)."""
+        state = self.state()
+        for ev in reversed(state.events()):
+            if ev.annotator == annotator and ev.source != "undo" and not state.is_undone(ev.id):
+                return self.undo(ev.id, annotator=annotator)
+        return []
+
+    def state(self) -> LabelState:
+        """Labels derived from every event so far (new events are fetched and applied)."""
+        with self._state_lock, self.engine.begin() as conn:
+            rows = conn.execute(
+                select(label_events)
+                .where(label_events.c.project_id == self.id)
+                .where(label_events.c.id > self._state.last_event_id)
+                .order_by(label_events.c.id)
+            ).mappings()
+            for r in rows:
+                self._state.apply(
+                    LabelEvent(
+                        id=r["id"],
+                        item_id=r["item_id"],
+                        class_id=r["class_id"],
+                        source=r["source"],
+                        annotator=r["annotator"],
+                        created_at=r["created_at"],
+                        model_round=r["model_round"],
+                        confidence=r["confidence"],
+                        batch_id=r["batch_id"],
+                        undoes=r["undoes"],
+                    )
+                )
+        return self._state
+
+    def labels(self) -> dict[str, str]:
+        """Current label (class name) of every labeled item."""
+        names = self._class_names_by_id()
+        return {item: names[class_id] for item, class_id in self.state().labels.items()}
+
+    def rejections(self) -> set[tuple[str, str]]:
+        """(item id, class name) pairs a person rejected and has not undone."""
+        names = self._class_names_by_id()
+        return {(item, names[class_id]) for item, class_id in self.state().rejected}
+
+    def events(self) -> pd.DataFrame:
+        """Every event, oldest first, with class names resolved."""
+        names = self._class_names_by_id()
+        state = self.state()
+        rows = [
+            {**ev.__dict__, "class_name": names.get(ev.class_id), "undone": state.is_undone(ev.id)}
+            for ev in state.events()
+        ]
+        columns = [*LabelEvent.__dataclass_fields__, "class_name", "undone"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def update_settings(self, **values) -> None:
+        self.settings = {**self.settings, **values}
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(projects)
+                .where(projects.c.id == self.id)
+                .values(settings=json.dumps(self.settings))
+            )
+
+
+DEMO_PREFIX = "Demo: "
+
+
+def ensure_demo_projects(store: Store, names: Iterable[str] | None = None) -> list[str]:
+    """Create the built-in demo projects that are missing, with zero labels.
+
+    Returns the names of the projects created.
+    """
+    from .demos import DEMOS, load_demo
+
+    created = []
+    existing = set(store.project_names())
+    for demo in names or DEMOS:
+        name = DEMO_PREFIX + demo
+        if name in existing:
+            continue
+        dataset = load_demo(demo)
+        try:
+            store.create_project(
+                name,
+                dataset,
+                import_labels=False,
+                class_names=dataset.classes,
+                settings={"demo": demo},
+            )
+        except StoreError:  # another process created it meanwhile
+            continue
+        created.append(name)
+    return created
