@@ -1,0 +1,13 @@
+"""The labeling studio: `streamlit run app.py` (or `sslabel app`)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="sslabel studio", page_icon="🏷️", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/projects.py", title="Projects and data", icon=":material/folder_open:"),
+        st.Page("pages/label.py", title="Label", icon=":material/label:", default=True),
+    ]
+)
+navigation.run()

@@ -1,0 +1,114 @@
+"""Label: one item at a time, one button (and key) per class."""
+
+import numpy as np
+import streamlit as st
+
+from sslcore.dataset import ID
+from ui.components import show_item
+from ui.state import annotator, sidebar
+
+project = sidebar()
+if project is None:
+    st.info("No project yet: create one on **Projects and data**.")
+    st.stop()
+
+CURRENT = f"current-item-{project.id}"
+SKIPPED = f"skipped-{project.id}"
+SESSION_COUNT = f"session-count-{project.id}"
+UNDO_NOTE = "undo-note"
+
+dataset = project.dataset()
+classes = project.class_names()
+
+
+RESERVED_KEYS = {"C", "R", "S", "U"}  # Streamlit's own, and skip / undo
+
+
+def shortcuts(names: list[str]) -> list[str | None]:
+    """A class's own name when every name is one distinct key (digits "0"-"9");
+    else 1-9 for the first nine classes and 0 for the tenth."""
+    keys = [n.upper() for n in names]
+    if all(len(k) == 1 and k.isalnum() and k not in RESERVED_KEYS for k in keys):
+        if len(set(keys)) == len(keys):
+            return keys
+    return [str(p + 1) if p < 9 else ("0" if p == 9 else None) for p in range(len(names))]
+
+
+def pick_next() -> None:
+    labeled = project.labels()
+    skipped = st.session_state.setdefault(SKIPPED, set())
+    order = np.random.default_rng(project.id).permutation(dataset.n_items)
+    ids = dataset.ids[order]
+    remaining = [i for i in ids if i not in labeled and i not in skipped]
+    if not remaining and skipped:  # every item seen: offer the skipped ones again
+        skipped.clear()
+        remaining = [i for i in ids if i not in labeled]
+    st.session_state[CURRENT] = remaining[0] if remaining else None
+
+
+def give_label(item_id: str, class_name: str) -> None:
+    project.label(item_id, class_name, annotator=annotator())
+    st.session_state[SESSION_COUNT] = st.session_state.get(SESSION_COUNT, 0) + 1
+    st.session_state[UNDO_NOTE] = None
+    pick_next()
+
+
+def skip(item_id: str) -> None:
+    st.session_state.setdefault(SKIPPED, set()).add(item_id)
+    pick_next()
+
+
+def undo() -> None:
+    undone = project.undo_last(annotator())
+    if not undone:
+        st.session_state[UNDO_NOTE] = "Nothing of yours to undo."
+        return
+    st.session_state[UNDO_NOTE] = f"Undid your last label ({len(undone)} event(s))."
+    st.session_state[SESSION_COUNT] = max(0, st.session_state.get(SESSION_COUNT, 0) - 1)
+    st.session_state[CURRENT] = undone[0].item_id
+
+
+st.title(f"Label · {project.name}")
+if not classes:
+    st.warning("This project has no classes yet: add them on **Projects and data**.")
+    st.stop()
+
+if CURRENT not in st.session_state:
+    pick_next()
+item_id = st.session_state[CURRENT]
+
+labeled = project.labels()
+done, total = len(labeled), dataset.n_items
+st.progress(
+    done / total,
+    text=f"{done:,} / {total:,} labeled · {st.session_state.get(SESSION_COUNT, 0)} this session",
+)
+
+if item_id is None:
+    st.success("Every item is labeled.")
+    st.button("Undo last", on_click=undo, shortcut="U")
+    st.stop()
+
+row = dataset.items.loc[dataset.items[ID] == item_id].iloc[0].to_dict()
+st.caption(f"Item {item_id}")
+show_item(row, dataset.kind, dataset.feature_columns)
+if item_id in labeled:
+    st.caption(f"Currently labeled: {labeled[item_id]}")
+
+buttons = st.columns(min(len(classes), 5))
+for position, (class_name, key) in enumerate(zip(classes, shortcuts(classes), strict=True)):
+    buttons[position % len(buttons)].button(
+        class_name,
+        key=f"class-{position}",
+        on_click=give_label,
+        args=(item_id, class_name),
+        shortcut=key,
+        use_container_width=True,
+    )
+
+skip_col, undo_col, _ = st.columns([1, 1, 3])
+skip_col.button("Skip", on_click=skip, args=(item_id,), shortcut="S", use_container_width=True)
+undo_col.button("Undo last", on_click=undo, shortcut="U", use_container_width=True)
+if st.session_state.get(UNDO_NOTE):
+    st.info(st.session_state[UNDO_NOTE])
+st.caption("Keys: the key shown on a class button picks it, S skips, U undoes your last label.")

@@ -1,0 +1,165 @@
+"""Projects and data: create a project from a demo or an upload, manage its classes."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS, load_demo
+from sslcore.errors import DataError, StoreError
+from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, read_table
+from sslcore.store import PALETTE
+from ui.state import PROJECT_KEY, forget_project, get_store, sidebar
+
+NO_COLUMN = "(none)"
+ROW_NUMBER = "(row number)"
+
+project = sidebar()
+store = get_store()
+st.title("Projects and data")
+
+projects = store.list_projects()
+if projects.empty:
+    st.info("No projects yet: create one below.")
+else:
+    st.dataframe(
+        projects[["name", "kind", "n_items", "n_labeled"]].rename(
+            columns={"n_items": "items", "n_labeled": "labeled"}
+        ),
+        hide_index=True,
+    )
+
+
+def _created(project_name: str) -> None:
+    st.session_state[PROJECT_KEY] = project_name
+    st.success(f"Created project {project_name!r}. Open **Label** to start.")
+
+
+st.header("New project")
+from_demo, from_file = st.tabs(["From a demo", "From a file"])
+
+with from_demo:
+    demo = st.selectbox("Demo", DEMOS, format_func=lambda d: DEMO_DESCRIPTIONS[d])
+    demo_name = st.text_input("Project name", value=f"{demo} demo", key="demo_name")
+    if st.button("Create demo project", type="primary"):
+        try:
+            dataset = load_demo(demo)
+            store.create_project(
+                demo_name,
+                dataset,
+                import_labels=False,
+                class_names=dataset.classes,
+                settings={"demo": demo},
+            )
+            _created(demo_name.strip())
+        except StoreError as exc:
+            st.error(str(exc))
+
+with from_file:
+    upload = st.file_uploader(
+        "CSV, TSV, Parquet, JSONL, or a .zip of images (one sub-folder per class)",
+        type=["csv", "tsv", "txt", "parquet", "jsonl", "ndjson", "zip"],
+    )
+    if upload is not None:
+        safe_name = Path(upload.name).name  # never trust a path in an uploaded name
+        stem = Path(safe_name).stem
+        try:
+            if safe_name.lower().endswith(".zip"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / "upload.zip"
+                    path.write_bytes(upload.getvalue())
+                    dataset = load_images(path, name=safe_name)
+                st.write(f"{dataset.n_items} images, classes: {', '.join(dataset.classes) or '-'}")
+                st.caption(f"Image types read: {', '.join(IMAGE_SUFFIXES)}")
+                table = None
+            else:
+                table = read_table(upload.getvalue(), name=safe_name)
+                st.dataframe(table.head(10), hide_index=True)
+        except DataError as exc:
+            st.error(str(exc))
+            st.stop()
+
+        with st.form("import"):
+            name = st.text_input("Project name", value=stem)
+            if table is not None:
+                columns = list(table.columns)
+                kind = st.radio("Items are", ["text", "tabular rows"], horizontal=True)
+                text_column = st.selectbox("Text column", columns)
+                feature_columns = st.multiselect("Feature columns (for tabular rows)", columns)
+                id_column = st.selectbox("Id column", [ROW_NUMBER, *columns])
+                label_column = st.selectbox(
+                    "Existing labels (blank = unlabeled)", [NO_COLUMN, *columns]
+                )
+            submitted = st.form_submit_button("Import", type="primary")
+        if submitted:
+            try:
+                if table is not None:
+                    dataset = dataset_from_table(
+                        table,
+                        name=safe_name,
+                        text_column=text_column if kind == "text" else None,
+                        feature_columns=feature_columns if kind != "text" else None,
+                        id_column=None if id_column == ROW_NUMBER else id_column,
+                        label_column=None if label_column == NO_COLUMN else label_column,
+                    )
+                store.create_project(name, dataset)
+                _created(name.strip())
+            except (DataError, StoreError) as exc:
+                st.error(str(exc))
+
+if project is None:
+    st.stop()
+
+st.header(f"Classes of {project.name}")
+classes = project.classes()
+counts = {}
+for label in project.labels().values():
+    counts[label] = counts.get(label, 0) + 1
+for info in classes:
+    left, right = st.columns([3, 1])
+    left.markdown(f"<span style='color:{info.color}'>■</span>", unsafe_allow_html=True)
+    left.text(f"{info.name}  ({counts.get(info.name, 0)} labeled)")
+    color = right.color_picker(
+        "Colour", info.color, key=f"color-{info.id}", label_visibility="collapsed"
+    )
+    if color != info.color:
+        project.set_class_color(info.name, color)
+
+add, rename, merge = st.columns(3)
+with add.form("add_class", clear_on_submit=True):
+    new_class = st.text_input("New class")
+    if st.form_submit_button("Add class") and new_class:
+        try:
+            project.add_class(new_class, color=PALETTE[len(classes) % len(PALETTE)])
+            st.rerun()
+        except StoreError as exc:
+            st.error(str(exc))
+names = [c.name for c in classes]
+if names:
+    with rename.form("rename_class"):
+        old = st.selectbox("Rename", names)
+        new = st.text_input("to")
+        if st.form_submit_button("Rename"):
+            try:
+                project.rename_class(old, new)
+                st.rerun()
+            except StoreError as exc:
+                st.error(str(exc))
+if len(names) > 1:
+    with merge.form("merge_classes"):
+        source = st.selectbox("Merge", names)
+        target = st.selectbox("into", names, index=1)
+        if st.form_submit_button("Merge"):
+            try:
+                project.merge_classes(source, target)
+                st.rerun()
+            except StoreError as exc:
+                st.error(str(exc))
+
+with st.expander("Delete this project"):
+    st.write(f"Deletes {project.name!r}, its items and every label. This cannot be undone.")
+    if st.button("Delete project", type="secondary"):
+        store.delete_project(project.id)
+        forget_project(project.name)
+        st.session_state.pop(PROJECT_KEY, None)
+        st.rerun()

@@ -1,0 +1,36 @@
+"""Reusable widgets. Item text is always shown as plain text, never as HTML or markdown."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from sslcore.dataset import IMAGE, TEXT
+
+DISPLAY_PIXELS = 256
+
+
+def show_item(row: dict, kind: str, feature_columns=()) -> None:
+    """Render one item at a size a person can judge."""
+    if kind == "text":
+        st.text(row[TEXT])  # st.text never interprets markdown or HTML
+    elif kind == "image":
+        st.image(enlarged(row[IMAGE]), width=DISPLAY_PIXELS)
+    else:
+        values = {c: row[c] for c in feature_columns}
+        st.dataframe(pd.DataFrame([values]), hide_index=True)
+
+
+def enlarged(data: bytes, size: int = DISPLAY_PIXELS) -> Image.Image:
+    """Scale small images up with hard pixel edges (an 8x8 digit becomes readable)."""
+    image = Image.open(io.BytesIO(data))
+    image.seek(0)
+    image = image.convert("RGB")
+    scale = max(1, size // max(image.size))
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    image.thumbnail((size, size))
+    return image

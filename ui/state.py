@@ -1,0 +1,75 @@
+"""Session-wide state of the studio: the store, the open project, the annotator."""
+
+from __future__ import annotations
+
+import getpass
+
+import streamlit as st
+
+from sslcore.errors import StoreError
+from sslcore.store import Project, Store, default_data_dir, ensure_demo_projects
+
+PROJECT_KEY = "project_name"
+ANNOTATOR_KEY = "annotator"
+
+
+@st.cache_resource(show_spinner=False)
+def _store(data_dir: str) -> Store:
+    store = Store(data_dir)
+    if not store.project_names():
+        ensure_demo_projects(store)
+    return store
+
+
+def get_store() -> Store:
+    """The store of the data directory (``$SSLABEL_DATA_DIR`` or ./data), shared by sessions."""
+    return _store(str(default_data_dir().resolve()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _project(data_dir: str, name: str) -> Project:
+    return _store(data_dir).open_project(name)
+
+
+def forget_project(name: str) -> None:
+    """Drop the cached handle of a project (after it was deleted or renamed)."""
+    _project.clear()
+
+
+def current_project() -> Project | None:
+    """The project picked in the sidebar, or None when there are none."""
+    store = get_store()
+    names = store.project_names()
+    if not names:
+        return None
+    if st.session_state.get(PROJECT_KEY) not in names:
+        st.session_state[PROJECT_KEY] = names[0]
+    try:
+        return _project(str(store.data_dir.resolve()), st.session_state[PROJECT_KEY])
+    except StoreError:
+        forget_project(st.session_state[PROJECT_KEY])
+        return None
+
+
+def annotator() -> str:
+    """The annotator's name, typed once per browser session."""
+    if not st.session_state.get(ANNOTATOR_KEY):
+        try:
+            st.session_state[ANNOTATOR_KEY] = getpass.getuser()
+        except Exception:  # no user name in some containers
+            st.session_state[ANNOTATOR_KEY] = "annotator"
+    return st.session_state[ANNOTATOR_KEY]
+
+
+def sidebar() -> Project | None:
+    """Project picker and annotator name, shown on every page."""
+    store = get_store()
+    names = store.project_names()
+    with st.sidebar:
+        if names:
+            if st.session_state.get(PROJECT_KEY) not in names:
+                st.session_state[PROJECT_KEY] = names[0]
+            st.selectbox("Project", names, key=PROJECT_KEY)
+        annotator()
+        st.text_input("Annotator", key=ANNOTATOR_KEY, help="Stored with every label you give.")
+    return current_project()
