@@ -9,7 +9,7 @@ from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS, load_demo
 from sslcore.errors import DataError, StoreError
 from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, read_table
 from sslcore.store import PALETTE
-from ui.state import PROJECT_KEY, forget_project, get_store, sidebar
+from ui.state import PROJECT_KEY, forget_project, get_store, open_project_next, sidebar
 
 NO_COLUMN = "(none)"
 ROW_NUMBER = "(row number)"
@@ -31,8 +31,7 @@ else:
 
 
 def _created(project_name: str) -> None:
-    st.session_state[PROJECT_KEY] = project_name
-    st.success(f"Created project {project_name!r}. Open **Label** to start.")
+    open_project_next(project_name, f"Created project {project_name!r}. Open Label to start.")
 
 
 st.header("New project")

@@ -10,6 +10,8 @@ from sslcore.errors import StoreError
 from sslcore.store import Project, Store, default_data_dir, ensure_demo_projects
 
 PROJECT_KEY = "project_name"
+PENDING_PROJECT_KEY = "open_project_next"
+FLASH_KEY = "flash"
 ANNOTATOR_KEY = "annotator"
 
 
@@ -65,6 +67,8 @@ def sidebar() -> Project | None:
     """Project picker and annotator name, shown on every page."""
     store = get_store()
     names = store.project_names()
+    if st.session_state.get(PENDING_PROJECT_KEY) in names:
+        st.session_state[PROJECT_KEY] = st.session_state.pop(PENDING_PROJECT_KEY)
     with st.sidebar:
         if names:
             if st.session_state.get(PROJECT_KEY) not in names:
@@ -72,4 +76,13 @@ def sidebar() -> Project | None:
             st.selectbox("Project", names, key=PROJECT_KEY)
         annotator()
         st.text_input("Annotator", key=ANNOTATOR_KEY, help="Stored with every label you give.")
+    if flash := st.session_state.pop(FLASH_KEY, None):
+        st.success(flash)
     return current_project()
+
+
+def open_project_next(name: str, message: str) -> None:
+    """Switch the sidebar to ``name`` on the next run and show ``message`` once."""
+    st.session_state[PENDING_PROJECT_KEY] = name
+    st.session_state[FLASH_KEY] = message
+    st.rerun()

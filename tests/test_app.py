@@ -1,0 +1,102 @@
+"""The studio's pages driven by Streamlit's AppTest, with the store in a temp dir."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sslcore.store import DEMO_PREFIX, Store
+
+APP = str(Path(__file__).parents[1] / "app.py")
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLABEL_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def run_page(page: str, project: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if project:
+        at.session_state["project_name"] = project
+    at.session_state["annotator"] = "tester"
+    at.switch_page(page)
+    return at.run()
+
+
+def test_first_start_lists_the_demo_projects(data_dir):
+    at = run_page("pages/projects.py")
+    assert not at.exception
+    names = list(at.dataframe[0].value["name"])
+    assert names == [DEMO_PREFIX + d for d in ("digits", "moons", "tickets")]
+
+
+def test_label_buttons_write_events(data_dir):
+    at = run_page("pages/label.py", DEMO_PREFIX + "digits")
+    assert not at.exception
+    buttons = {b.label: b for b in at.button}
+    assert {str(d) for d in range(10)} <= set(buttons)
+    shown = at.session_state["current-item-1"]
+    buttons["7"].click().run()
+    project = Store(data_dir).open_project(DEMO_PREFIX + "digits")
+    assert project.labels() == {shown: "7"}
+    events = project.events()
+    assert list(events["annotator"]) == ["tester"]
+    assert at.session_state["current-item-1"] != shown
+
+
+def test_undo_restores_the_item_and_removes_the_label(data_dir):
+    at = run_page("pages/label.py", DEMO_PREFIX + "moons")
+    shown = at.session_state["current-item-2"]
+    next(b for b in at.button if b.label == "upper").click().run()
+    next(b for b in at.button if b.label == "Undo last").click().run()
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    assert project.labels() == {}
+    assert at.session_state["current-item-2"] == shown
+
+
+def test_text_items_are_shown_as_plain_text(data_dir):
+    hostile = "<script>alert(1)</script> ![x](http://example.com/a.png) **bold**"
+    store = Store(data_dir)
+    import pandas as pd
+
+    from sslcore.dataset import Dataset
+
+    items = pd.DataFrame({"item_id": ["a"], "text": [hostile], "label": ["x"]})
+    store.create_project("hostile", Dataset("hostile", "text", items))
+    at = run_page("pages/label.py", "hostile")
+    assert not at.exception
+    # Labeled already, so the page shows "every item is labeled"; undo nothing.
+    project = store.open_project("hostile")
+    project.label("a", None, annotator="tester")
+    at = run_page("pages/label.py", "hostile")
+    assert [t.value for t in at.text] == [hostile]
+    assert all(hostile not in m.value for m in at.markdown)
+
+
+def test_creating_a_demo_project_from_the_projects_page(data_dir):
+    at = run_page("pages/projects.py")
+    at.selectbox[1].set_value("moons").run()
+    at.text_input(key="demo_name").set_value("my moons").run()
+    next(b for b in at.button if b.label == "Create demo project").click().run()
+    assert not at.exception
+    assert "my moons" in Store(data_dir).project_names()
+    assert at.success
+    assert at.session_state["project_name"] == "my moons"
+
+
+def test_deleting_a_project(data_dir):
+    at = run_page("pages/projects.py", DEMO_PREFIX + "tickets")
+    next(b for b in at.button if b.label == "Delete project").click().run()
+    assert not at.exception
+    assert DEMO_PREFIX + "tickets" not in Store(data_dir).project_names()
+
+
+def test_adding_and_renaming_classes(data_dir):
+    at = run_page("pages/projects.py", DEMO_PREFIX + "moons")
+    at.text_input[1].set_value("middle")
+    next(b for b in at.button if b.label == "Add class").click().run()
+    assert not at.exception
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    assert project.class_names() == ["lower", "upper", "middle"]
