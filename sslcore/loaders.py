@@ -13,6 +13,8 @@ import json
 import math
 import os
 import stat
+import sys
+import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -103,36 +105,86 @@ def _read_delimited(data: bytes, name: str, *, tab: bool) -> pd.DataFrame:
     attempts = [csv.QUOTE_NONE, csv.QUOTE_MINIMAL] if delimiter == "\t" else [csv.QUOTE_MINIMAL]
     for quoting in attempts:
         try:
-            table = pd.read_csv(
-                io.StringIO(text),
-                sep=delimiter,
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                quoting=quoting,
-            )
+            # index_col=False: a row with more fields than the header must not silently
+            # turn the first column into the index (shifting every value one column left).
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                table = pd.read_csv(
+                    io.StringIO(text),
+                    sep=delimiter,
+                    dtype=str,
+                    keep_default_na=False,
+                    na_filter=False,
+                    quoting=quoting,
+                    index_col=False,
+                )
+            if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+                error = _too_many_fields(text, delimiter, quoting, name)
+                continue
             break
         except pd.errors.ParserError as exc:
             error = exc
     else:
+        if isinstance(error, DataError):
+            raise error
         raise DataError(
             f"{name}: cannot be parsed as a table with delimiter {delimiter!r} ({error}). "
             f"Check that every row has as many fields as the header and quotes are closed."
         ) from None
     if table.empty:
         raise DataError(f"{name}: has a header but no rows; add at least one item.")
+    header = _header(text, delimiter)
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    if dupes:  # pandas would silently rename the second one 'x.1'
+        raise DataError(f"{name}: the column name(s) {dupes} appear more than once; rename them.")
     return table
+
+
+def _header(text: str, delimiter: str) -> list[str]:
+    line = text.split("\n", 1)[0]
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        return next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _too_many_fields(text: str, delimiter: str, quoting: int, name: str) -> DataError:
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        rows = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
+        width = len(next(rows))
+        where = "a row has more fields"
+        for number, row in enumerate(rows, start=1):
+            if len(row) > width:
+                where = f"row {number} has {len(row)} fields"
+                break
+    finally:
+        csv.field_size_limit(previous)
+    return DataError(
+        f"{name}: {where} but the header has {width} "
+        f"(delimiter {delimiter!r}). Quote values that contain the delimiter, or add the "
+        f"missing column names to the header."
+    )
+
+
+_DELIMITERS = ",;\t|"
+_SINGLE_COLUMN = "\x1f"  # the ASCII unit separator: never in a header without delimiters
 
 
 def _sniff_delimiter(text: str) -> str:
     sample = text[:_SNIFF_BYTES]
+    header = sample.splitlines()[0] if sample else ""
+    counts = {d: header.count(d) for d in _DELIMITERS}
+    if not any(counts.values()):
+        # One column: commas or semicolons inside the values are not delimiters.
+        return _SINGLE_COLUMN
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        sniffed = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
     except csv.Error:
-        first = sample.splitlines()[0] if sample else ""
-        counts = {d: first.count(d) for d in ",;\t|"}
-        best = max(counts, key=counts.get)
-        return best if counts[best] else ","
+        sniffed = None
+    # The header names the columns, so the delimiter must separate them.
+    return sniffed if counts.get(sniffed) else max(counts, key=counts.get)
 
 
 def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
