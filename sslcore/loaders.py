@@ -16,6 +16,7 @@ import stat
 import sys
 import warnings
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -462,15 +463,23 @@ def _check_zip_member(info: zipfile.ZipInfo, name: str) -> None:
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, name: str) -> bytes:
     # The sizes in a zip header can lie, so the real output is counted too.
     chunks, size = [], 0
-    with archive.open(info) as stream:
-        while chunk := stream.read(1 << 20):
-            size += len(chunk)
-            if size > budget or size > info.file_size:
-                raise DataError(
-                    f"{name}: the entry {info.filename!r} unpacks to more than its header "
-                    f"says or past the size limit (a zip bomb?); nothing was imported."
-                )
-            chunks.append(chunk)
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > budget or size > info.file_size:
+                    raise DataError(
+                        f"{name}: the entry {info.filename!r} unpacks to more than its header "
+                        f"says or past the size limit (a zip bomb?); nothing was imported."
+                    )
+                chunks.append(chunk)
+    # zipfile stops at the size the header claims and then fails the CRC check (BadZipFile);
+    # damaged, encrypted or exotic entries raise the others.
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+        raise DataError(
+            f"{name}: the entry {info.filename!r} cannot be unpacked ({exc}); the archive is "
+            f"damaged, encrypted or lies about its sizes. Nothing was imported; re-create it."
+        ) from None
     return b"".join(chunks)
 
 
