@@ -301,6 +301,7 @@ class Store:
         name = name.strip()
         if not name:
             raise StoreError("A project needs a name.")
+        class_names = list(class_names)  # read twice below; a generator would be empty
         if name in self.project_names():
             raise StoreError(f"A project named {name!r} exists already; pick another name.")
         folder = f"{_slug(name)}-{uuid.uuid4().hex[:8]}"
