@@ -135,6 +135,7 @@ def _run_app(args) -> int:
         "--server.maxUploadSize", str(args.max_upload_mb),
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
     ]  # fmt: skip
     print(
         f"sslabel: serving the studio on http://{args.host}:{args.port} "

@@ -63,8 +63,26 @@ def annotator() -> str:
     return st.session_state[ANNOTATOR_KEY]
 
 
+def _use_app_navigation() -> None:
+    """Make a first request for a page URL go through app.py's st.navigation.
+
+    With a pages/ folder beside app.py, Streamlit serves the first request for
+    e.g. /label straight from pages/ in its old multipage mode, with the wrong
+    menu, until some run of app.py has called st.navigation. Leave that mode and
+    run again: app.py then routes the same URL.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a future Streamlit without the old mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def sidebar() -> Project | None:
     """Project picker and annotator name, shown on every page."""
+    _use_app_navigation()
     store = get_store()
     names = store.project_names()
     if st.session_state.get(PENDING_PROJECT_KEY) in names:
