@@ -487,7 +487,8 @@ class Project:
                 return c.id
         raise StoreError(f"There is no class {name!r} in {self.name!r}; add it first.")
 
-    def _class_names_by_id(self) -> dict[int, str]:
+    def class_names_by_id(self) -> dict[int, str]:
+        """Class id to the name it reads as now (after renames and merges)."""
         infos = {c.id: c for c in self.classes(include_merged=True)}
 
         def resolve(class_id: int) -> str:
@@ -656,17 +657,17 @@ class Project:
 
     def labels(self) -> dict[str, str]:
         """Current label (class name) of every labeled item."""
-        names = self._class_names_by_id()
+        names = self.class_names_by_id()
         return {item: names[class_id] for item, class_id in self.state().labels.items()}
 
     def rejections(self) -> set[tuple[str, str]]:
         """(item id, class name) pairs a person rejected and has not undone."""
-        names = self._class_names_by_id()
+        names = self.class_names_by_id()
         return {(item, names[class_id]) for item, class_id in self.state().rejected}
 
     def events(self) -> pd.DataFrame:
         """Every event, oldest first, with class names resolved."""
-        names = self._class_names_by_id()
+        names = self.class_names_by_id()
         state = self.state()
         rows = [
             {**ev.__dict__, "class_name": names.get(ev.class_id), "undone": state.is_undone(ev.id)}

@@ -1,0 +1,106 @@
+"""Export the labeled data, with where every label came from."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from .dataset import ID, TEXT
+
+FORMATS = ("csv", "parquet", "jsonl")
+COLUMNS = [
+    "item_id", "content", "label", "source", "confidence", "annotator", "labeled_at",
+    "model_round",
+]  # fmt: skip
+
+
+def export_table(
+    project,
+    *,
+    predictions: pd.DataFrame | None = None,
+    include_unlabeled: bool = True,
+) -> pd.DataFrame:
+    """One row per item: id, content reference, final label and its provenance.
+
+    ``source`` is where the label came from: human, accepted (a suggestion a
+    person accepted), bulk (accepted in bulk), imported, or model (the model's
+    prediction for an item nobody labeled, given in ``predictions`` with the
+    columns item_id, label, confidence). Items with neither have no label.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sslcore.demos import load_demo
+    >>> from sslcore.store import Store
+    >>> p = Store(tempfile.mkdtemp()).create_project("t", load_demo("tickets"))
+    >>> table = export_table(p)
+    >>> table.loc[0, "source"], len(table)
+    ('imported', 480)
+    """
+    dataset = project.dataset()
+    names = project.class_names_by_id()
+    current = project.state().current()
+    rows = []
+    for item_id, content in zip(dataset.ids, _content_refs(dataset), strict=True):
+        ev = current.get(item_id)
+        row = {"item_id": item_id, "content": content}
+        if ev is not None:
+            row.update(
+                label=names[ev.class_id],
+                source=ev.source,
+                confidence=ev.confidence if ev.source != "human" else 1.0,
+                annotator=ev.annotator,
+                labeled_at=datetime.fromtimestamp(ev.created_at, UTC).isoformat(),
+                model_round=ev.model_round,
+            )
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if predictions is not None:
+        guess = predictions.set_index(ID).reindex(table["item_id"])
+        unlabeled = table["label"].isna().to_numpy()
+        table.loc[unlabeled, "label"] = guess["label"].to_numpy()[unlabeled]
+        table.loc[unlabeled, "confidence"] = guess["confidence"].to_numpy()[unlabeled]
+        table.loc[unlabeled & guess["label"].notna().to_numpy(), "source"] = "model"
+    if not include_unlabeled:
+        table = table[table["label"].notna()].reset_index(drop=True)
+    return table
+
+
+def _content_refs(dataset) -> list:
+    """What identifies an item's content in an export: its text, image name, or row."""
+    items = dataset.items
+    if dataset.kind == "text":
+        return list(items[TEXT])
+    if dataset.kind == "image":
+        return list(items[ID])  # the image's path inside the imported folder or zip
+    records = items[list(dataset.feature_columns)].to_dict("records")
+    return [json.dumps(r, default=_json_default) for r in records]
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def to_bytes(table: pd.DataFrame, fmt: str) -> bytes:
+    """Serialise an export table as CSV (UTF-8), Parquet or JSONL.
+
+    Examples
+    --------
+    >>> to_bytes(pd.DataFrame({"a": [1]}), "jsonl")
+    b'{"a":1}\\n'
+    """
+    if fmt == "csv":
+        return table.to_csv(index=False).encode("utf-8")
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    if fmt == "jsonl":
+        return table.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8")
+    raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
