@@ -125,11 +125,14 @@ def _read_delimited(data: bytes, name: str, *, tab: bool) -> pd.DataFrame:
             break
         except pd.errors.ParserError as exc:
             error = exc
+            if "Expected" in str(exc) and "fields" in str(exc):
+                error = _too_many_fields(text, delimiter, quoting, name)
     else:
         if isinstance(error, DataError):
             raise error
         raise DataError(
-            f"{name}: cannot be parsed as a table with delimiter {delimiter!r} ({error}). "
+            f"{name}: cannot be parsed as a table with delimiter {delimiter!r} "
+            f"({str(error).strip()}). "
             f"Check that every row has as many fields as the header and quotes are closed."
         ) from None
     if table.empty:
