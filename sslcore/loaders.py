@@ -323,7 +323,10 @@ def _feature(column: pd.Series, column_name: str, name: str) -> pd.Series:
                 f"it blank to have it imputed."
             )
         return numeric.astype(float)
-    return values.map(lambda v: None if v is None else str(v)).astype(object)
+    # Built as a list: on a string column, map() turns None back into NaN and a blank
+    # category became the category "nan".
+    categories = [None if _is_missing(v) else str(v) for v in values]
+    return pd.Series(categories, index=column.index, dtype=object)
 
 
 def _labels(column: pd.Series, name: str) -> list[str | None]:
