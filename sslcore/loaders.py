@@ -310,8 +310,10 @@ def _texts(column: pd.Series, column_name: str, name: str) -> list[str]:
 
 
 def _feature(column: pd.Series, column_name: str, name: str) -> pd.Series:
-    """Numbers stay numbers (blank = missing, imputed later); anything else is a category."""
-    values = column.map(lambda v: None if _is_missing(v) else v)
+    """Numbers stay numbers (blank or NaN = missing, imputed later); anything else is a category."""
+    # "nan" as text (numpy, R and many exporters write it) is a missing number: without
+    # this one "nan" cell turned a whole numeric column into categories.
+    values = column.map(lambda v: None if _is_missing(v) or _is_nan_text(v) else v)
     numeric = pd.to_numeric(values, errors="coerce")
     non_numeric = numeric.isna() & values.notna()
     if not non_numeric.any():
@@ -327,6 +329,10 @@ def _feature(column: pd.Series, column_name: str, name: str) -> pd.Series:
     # category became the category "nan".
     categories = [None if _is_missing(v) else str(v) for v in values]
     return pd.Series(categories, index=column.index, dtype=object)
+
+
+def _is_nan_text(value) -> bool:
+    return isinstance(value, str) and value.strip().lower() == "nan"
 
 
 def _labels(column: pd.Series, name: str) -> list[str | None]:
