@@ -476,8 +476,8 @@ class Project:
         target_id = self._class_id(target)
         self._update_class(source, merged_into=target_id)
 
-    def _update_class(self, name: str, **values) -> None:
-        class_id = self._class_id(name)
+    def _update_class(self, class_name: str, /, **values) -> None:
+        class_id = self._class_id(class_name)
         with self.engine.begin() as conn:
             conn.execute(update(classes).where(classes.c.id == class_id).values(**values))
 
