@@ -1,0 +1,362 @@
+"""Active-learning strategies: which unlabeled items a human should label next.
+
+Each strategy is a small object with a ``name`` and ``query(pool, n, seed)``
+returning :class:`Suggestion` s (dataset-wide item ids, a score, a one-line
+reason). Scores come from pure functions (:func:`least_confidence`,
+:func:`margin`, :func:`entropy`). Uncertainty strategies fall back to the
+cold start while fewer than two classes are labeled, since there is no
+uncertainty to measure yet. A batch never holds two graph neighbours when
+enough other candidates exist, so it has no near-duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import PoolExhaustedError
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One item to label next, with why."""
+
+    item_id: str
+    score: float
+    reason: str
+
+
+@dataclass
+class Pool:
+    """What a strategy may look at: ids, which are labeled, and model outputs.
+
+    ``proba`` is ``None`` until at least one label exists. ``embedding`` is
+    where the cold start looks for representatives (the spectral embedding of
+    the graph, or the features). ``graph`` marks near-duplicates for batches.
+    """
+
+    ids: np.ndarray
+    labeled: np.ndarray
+    features: np.ndarray
+    proba: np.ndarray | None = None
+    n_classes_labeled: int = 0
+    graph: sp.csr_matrix | None = None
+    density: np.ndarray | None = None
+    embedding: np.ndarray | None = None
+    other_proba: np.ndarray | None = None
+    classes: list[str] = field(default_factory=list)
+
+    def unlabeled_positions(self) -> np.ndarray:
+        return np.flatnonzero(~self.labeled)
+
+
+def least_confidence(proba: np.ndarray) -> np.ndarray:
+    """``1 - max p``: high when the best class is weak.
+
+    Examples
+    --------
+    >>> least_confidence(np.array([[0.9, 0.1], [0.5, 0.5]])).round(2).tolist()
+    [0.1, 0.5]
+    """
+    return 1.0 - proba.max(axis=1)
+
+
+def margin(proba: np.ndarray) -> np.ndarray:
+    """Best minus second-best probability: *low* means uncertain.
+
+    Examples
+    --------
+    >>> margin(np.array([[0.9, 0.1], [0.5, 0.5]])).round(2).tolist()
+    [0.8, 0.0]
+    """
+    if proba.shape[1] < 2:
+        return np.ones(len(proba))
+    top2 = -np.partition(-proba, 1, axis=1)[:, :2]
+    return top2[:, 0] - top2[:, 1]
+
+
+def entropy(proba: np.ndarray) -> np.ndarray:
+    """Shannon entropy in nats: high means uncertain.
+
+    Examples
+    --------
+    >>> entropy(np.array([[1.0, 0.0], [0.5, 0.5]])).round(3).tolist()
+    [0.0, 0.693]
+    """
+    p = np.clip(proba, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=1)
+
+
+def disagreement(proba: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Jensen-Shannon divergence between two models' distributions.
+
+    Examples
+    --------
+    >>> float(disagreement(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]))[0])
+    0.0
+    """
+    mean = (proba + other) / 2
+    return entropy(mean) - (entropy(proba) + entropy(other)) / 2
+
+
+class Strategy:
+    """Base class: subclasses define ``name`` and ``scores`` (higher = ask first)."""
+
+    name = "strategy"
+    needs_classes = True
+
+    def __str__(self) -> str:
+        return self.name
+
+    def scores(self, pool: Pool, positions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def reason(self, pool: Pool, position: int, score: float) -> str:
+        return f"{self.name} score {score:.3f}"
+
+    def query(self, pool: Pool, n: int, *, seed: int = 0) -> list[Suggestion]:
+        """``n`` unlabeled items, best first; raises ``PoolExhaustedError`` if none are left."""
+        positions = _check_pool(pool, n)
+        n = min(n, positions.size)
+        if self.needs_classes and (pool.proba is None or pool.n_classes_labeled < 2):
+            return ColdStart().query(pool, n, seed=seed)
+        rng = np.random.default_rng(seed)
+        scores = self.scores(pool, positions, rng)
+        # Ties (common early on) are broken at random, reproducibly for a seed.
+        order = np.lexsort((rng.random(positions.size), -scores))
+        chosen = _without_near_duplicates(pool, positions[order], n)
+        by_position = dict(zip(positions, scores, strict=True))
+        return [
+            Suggestion(
+                str(pool.ids[p]), float(by_position[p]), self.reason(pool, p, by_position[p])
+            )
+            for p in chosen
+        ]
+
+
+class RandomSampling(Strategy):
+    name = "random"
+    needs_classes = False
+
+    def scores(self, pool, positions, rng):
+        return rng.random(positions.size)
+
+    def reason(self, pool, position, score):
+        return "Picked at random (a baseline, unbiased)"
+
+
+class LeastConfidence(Strategy):
+    name = "least_confidence"
+
+    def scores(self, pool, positions, rng):
+        return least_confidence(pool.proba[positions])
+
+    def reason(self, pool, position, score):
+        return f"The model's best guess has only {1 - score:.0%} confidence"
+
+
+class Margin(Strategy):
+    name = "margin"
+
+    def scores(self, pool, positions, rng):
+        return 1.0 - margin(pool.proba[positions])
+
+    def reason(self, pool, position, score):
+        first, second = _top_two(pool, position)
+        return f"Torn between {first!r} and {second!r} (margin {1 - score:.2f})"
+
+
+class Entropy(Strategy):
+    name = "entropy"
+
+    def scores(self, pool, positions, rng):
+        return entropy(pool.proba[positions])
+
+    def reason(self, pool, position, score):
+        return f"The model spreads its belief over several classes (entropy {score:.2f})"
+
+
+class DensityWeightedMargin(Strategy):
+    """Margin uncertainty times local density, so outliers are not asked first."""
+
+    name = "density_margin"
+
+    def scores(self, pool, positions, rng):
+        density = pool.density if pool.density is not None else np.ones(len(pool.ids))
+        return (1.0 - margin(pool.proba[positions])) * density[positions]
+
+    def reason(self, pool, position, score):
+        first, second = _top_two(pool, position)
+        return f"Typical item, yet torn between {first!r} and {second!r}"
+
+
+class Disagreement(Strategy):
+    """Where label spreading and self-training disagree."""
+
+    name = "disagreement"
+
+    def scores(self, pool, positions, rng):
+        if pool.other_proba is None:
+            return 1.0 - margin(pool.proba[positions])
+        divergence = disagreement(pool.proba[positions], pool.other_proba[positions])
+        differs = pool.proba[positions].argmax(1) != pool.other_proba[positions].argmax(1)
+        return divergence + differs
+
+    def reason(self, pool, position, score):
+        spread = pool.classes[int(pool.proba[position].argmax())]
+        if pool.other_proba is None:
+            return f"Uncertain: spreading says {spread!r} (no self-training yet)"
+        trained = pool.classes[int(pool.other_proba[position].argmax())]
+        if spread != trained:
+            return f"Spreading says {spread!r}, self-training says {trained!r}"
+        return f"Both say {spread!r} but with different confidence"
+
+
+class ColdStart(Strategy):
+    """Representative, diverse picks with no model: medoids of k-means on the embedding.
+
+    With zero labels it runs k-means with ``n`` clusters and returns the item
+    nearest each centre; once some items are labeled it adds items farthest
+    from everything labeled so far (greedy k-center).
+    """
+
+    name = "cold_start"
+    needs_classes = False
+
+    def query(self, pool: Pool, n: int, *, seed: int = 0) -> list[Suggestion]:
+        positions = _check_pool(pool, n)
+        n = min(n, positions.size)
+        Z = _embedding_for(pool, n)
+        if pool.labeled.any():
+            chosen, scores = _k_center(Z, pool.labeled, n)
+            reason = "Far from everything labeled so far: covers new ground"
+        else:
+            chosen, scores = _kmeans_medoids(Z, positions, n, seed)
+            reason = "Typical of a group of similar items no one has labeled"
+        return [Suggestion(str(pool.ids[p]), float(s), reason) for p, s in zip(chosen, scores)]
+
+
+def _embedding_for(pool: Pool, n: int) -> np.ndarray:
+    if pool.embedding is None:
+        return pool.features
+    # Spectral clustering into n groups wants about 2n eigenvectors (measured on digits).
+    return _unit_rows(pool.embedding[:, : max(2, min(pool.embedding.shape[1], 2 * n))])
+
+
+def _unit_rows(Z: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(Z, axis=1, keepdims=True)
+    return Z / np.where(norms > 0, norms, 1.0)
+
+
+def _kmeans_medoids(Z, positions, n, seed):
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    candidates = Z[positions]
+    if positions.size > 50_000:
+        model = MiniBatchKMeans(n, random_state=seed, n_init=3, batch_size=4096)
+    else:
+        model = KMeans(n, random_state=seed, n_init=10)
+    labels = model.fit_predict(candidates)
+    chosen, sizes = [], []
+    for cluster in range(n):
+        members = np.flatnonzero(labels == cluster)
+        if members.size == 0:
+            continue
+        distance = ((candidates[members] - model.cluster_centers_[cluster]) ** 2).sum(axis=1)
+        chosen.append(int(positions[members[np.argmin(distance)]]))
+        sizes.append(members.size / positions.size)
+    order = np.argsort(sizes)[::-1]  # biggest groups first
+    chosen, sizes = [chosen[i] for i in order], [sizes[i] for i in order]
+    leftover = np.setdiff1d(positions, chosen)
+    rng = np.random.default_rng(seed)
+    extra = rng.choice(leftover, n - len(chosen), replace=False) if len(chosen) < n else []
+    return chosen + [int(p) for p in extra], sizes + [0.0] * len(extra)
+
+
+def _k_center(Z, labeled, n):
+    nearest = np.full(len(Z), np.inf)
+    for start in range(0, int(labeled.sum()), 1024):
+        block = Z[np.flatnonzero(labeled)[start : start + 1024]]
+        nearest = np.minimum(nearest, _sq_distances(Z, block).min(axis=1))
+    nearest[labeled] = -np.inf
+    chosen, scores = [], []
+    for _ in range(n):
+        p = int(np.argmax(nearest))
+        chosen.append(p)
+        scores.append(float(np.sqrt(max(nearest[p], 0.0))))
+        nearest = np.minimum(nearest, _sq_distances(Z, Z[p : p + 1])[:, 0])
+        nearest[chosen] = -np.inf
+        nearest[labeled] = -np.inf
+    return chosen, scores
+
+
+def _sq_distances(A, B):
+    return np.maximum((A * A).sum(1)[:, None] - 2 * A @ B.T + (B * B).sum(1)[None, :], 0.0)
+
+
+def _top_two(pool: Pool, position: int) -> tuple[str, str]:
+    order = np.argsort(pool.proba[position])[::-1]
+    second = order[1] if order.size > 1 else order[0]
+    return pool.classes[int(order[0])], pool.classes[int(second)]
+
+
+def _check_pool(pool: Pool, n: int) -> np.ndarray:
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    positions = pool.unlabeled_positions()
+    if positions.size == 0:
+        raise PoolExhaustedError(
+            f"all {len(pool.ids)} items are labeled; there is nothing left to suggest"
+        )
+    return positions
+
+
+def _without_near_duplicates(pool: Pool, ranked: np.ndarray, n: int) -> list[int]:
+    if pool.graph is None or n == 1:
+        return [int(p) for p in ranked[:n]]
+    blocked = np.zeros(len(pool.ids), bool)
+    chosen, skipped = [], []
+    for p in ranked:
+        if len(chosen) == n:
+            break
+        if blocked[p]:
+            skipped.append(int(p))
+            continue
+        chosen.append(int(p))
+        row = pool.graph.indices[pool.graph.indptr[p] : pool.graph.indptr[p + 1]]
+        blocked[row] = True
+    return chosen + skipped[: n - len(chosen)]
+
+
+STRATEGY_CLASSES: dict[str, type[Strategy]] = {
+    cls.name: cls
+    for cls in (
+        RandomSampling,
+        LeastConfidence,
+        Margin,
+        Entropy,
+        DensityWeightedMargin,
+        Disagreement,
+        ColdStart,
+    )
+}
+STRATEGIES = tuple(STRATEGY_CLASSES)
+"""Names accepted wherever a strategy is chosen by name."""
+
+
+def get_strategy(name: str) -> Strategy:
+    """The strategy called ``name``.
+
+    Examples
+    --------
+    >>> str(get_strategy("margin"))
+    'margin'
+    """
+    try:
+        return STRATEGY_CLASSES[name]()
+    except KeyError:
+        raise ValueError(
+            f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}"
+        ) from None

