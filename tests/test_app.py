@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from sslcore.store import DEMO_PREFIX, Store
 
-APP = str(Path(__file__).parents[1] / "app.py")
+ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture
@@ -17,11 +17,11 @@ def data_dir(tmp_path, monkeypatch):
 
 
 def run_page(page: str, project: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
+    """Run one page file on its own (app.py's navigation is covered by the browser tests)."""
+    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
     if project:
         at.session_state["project_name"] = project
     at.session_state["annotator"] = "tester"
-    at.switch_page(page)
     return at.run()
 
 
@@ -100,3 +100,9 @@ def test_adding_and_renaming_classes(data_dir):
     assert not at.exception
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
     assert project.class_names() == ["lower", "upper", "middle"]
+
+
+def test_app_entry_opens_the_label_page(data_dir):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value.startswith("Label")
