@@ -1,27 +1,27 @@
-"""Label: one item at a time, one button (and key) per class."""
+"""Label: one item at a time, one button (and key) per class, the next item picked by the model."""
 
-import numpy as np
 import streamlit as st
 
-from sslcore.dataset import ID
-from ui.components import show_item
+from sslcore.active import Suggestion
+from sslcore.errors import PoolExhaustedError
+from ui.components import show_item, strategy_picker
+from ui.model import refresh
 from ui.state import annotator, sidebar
 
 project = sidebar()
 if project is None:
     st.info("No project yet: create one on **Projects and data**.")
     st.stop()
+strategy = strategy_picker()
 
 CURRENT = f"current-item-{project.id}"
 SKIPPED = f"skipped-{project.id}"
 SESSION_COUNT = f"session-count-{project.id}"
 UNDO_NOTE = "undo-note"
+RESERVED_KEYS = {"C", "R", "S", "U"}  # Streamlit's own, and skip / undo
 
 dataset = project.dataset()
 classes = project.class_names()
-
-
-RESERVED_KEYS = {"C", "R", "S", "U"}  # Streamlit's own, and skip / undo
 
 
 def shortcuts(names: list[str]) -> list[str | None]:
@@ -35,15 +35,19 @@ def shortcuts(names: list[str]) -> list[str | None]:
 
 
 def pick_next() -> None:
-    labeled = project.labels()
+    """Ask the model for the next item (and why), passing over items skipped this session."""
+    model, _ = refresh(project)
     skipped = st.session_state.setdefault(SKIPPED, set())
-    order = np.random.default_rng(project.id).permutation(dataset.n_items)
-    ids = dataset.ids[order]
-    remaining = [i for i in ids if i not in labeled and i not in skipped]
-    if not remaining and skipped:  # every item seen: offer the skipped ones again
+    try:
+        batch = model.engine.query(strategy, len(skipped) + 1, seed=model.round)
+    except PoolExhaustedError:
+        st.session_state[CURRENT] = None
+        return
+    fresh = [s for s in batch if s.item_id not in skipped]
+    if not fresh:  # only skipped items are left: offer them again
         skipped.clear()
-        remaining = [i for i in ids if i not in labeled]
-    st.session_state[CURRENT] = remaining[0] if remaining else None
+        fresh = batch
+    st.session_state[CURRENT] = fresh[0]
 
 
 def give_label(item_id: str, class_name: str) -> None:
@@ -65,7 +69,7 @@ def undo() -> None:
         return
     st.session_state[UNDO_NOTE] = f"Undid your last label ({len(undone)} event(s))."
     st.session_state[SESSION_COUNT] = max(0, st.session_state.get(SESSION_COUNT, 0) - 1)
-    st.session_state[CURRENT] = undone[0].item_id
+    st.session_state[CURRENT] = Suggestion(undone[0].item_id, 0.0, "You undid its label.")
 
 
 st.title(f"Label · {project.name}")
@@ -75,25 +79,35 @@ if not classes:
 
 if CURRENT not in st.session_state:
     pick_next()
-item_id = st.session_state[CURRENT]
+suggestion = st.session_state[CURRENT]
+model, predictions = refresh(project)
 
-labeled = project.labels()
-done, total = len(labeled), dataset.n_items
+done, total = int(model.engine.labeled.sum()), dataset.n_items
 st.progress(
     done / total,
     text=f"{done:,} / {total:,} labeled · {st.session_state.get(SESSION_COUNT, 0)} this session",
 )
 
-if item_id is None:
+if suggestion is None:
     st.success("Every item is labeled.")
     st.button("Undo last", on_click=undo, shortcut="U")
     st.stop()
 
-row = dataset.items.loc[dataset.items[ID] == item_id].iloc[0].to_dict()
-st.caption(f"Item {item_id}")
-show_item(row, dataset.kind, dataset.feature_columns)
-if item_id in labeled:
-    st.caption(f"Currently labeled: {labeled[item_id]}")
+item_id = suggestion.item_id
+position = model.engine.position(item_id)
+row = dataset.items.iloc[position].to_dict()
+left, right = st.columns([3, 2])
+with left:
+    st.caption(f"Item {item_id}")
+    show_item(row, dataset.kind, dataset.feature_columns)
+with right:
+    st.caption("Why this item")
+    st.text(suggestion.reason)
+    if predictions.proba.shape[1] and done:
+        st.caption("Model's guess")
+        st.text(
+            f"{predictions.predicted[position]}  ({predictions.confidence[position]:.0%} confident)"
+        )
 
 buttons = st.columns(min(len(classes), 5))
 for position, (class_name, key) in enumerate(zip(classes, shortcuts(classes), strict=True)):

@@ -37,23 +37,23 @@ def test_label_buttons_write_events(data_dir):
     assert not at.exception
     buttons = {b.label: b for b in at.button}
     assert {str(d) for d in range(10)} <= set(buttons)
-    shown = at.session_state["current-item-1"]
+    shown = at.session_state["current-item-1"].item_id
     buttons["7"].click().run()
     project = Store(data_dir).open_project(DEMO_PREFIX + "digits")
     assert project.labels() == {shown: "7"}
     events = project.events()
     assert list(events["annotator"]) == ["tester"]
-    assert at.session_state["current-item-1"] != shown
+    assert at.session_state["current-item-1"].item_id != shown
 
 
 def test_undo_restores_the_item_and_removes_the_label(data_dir):
     at = run_page("pages/label.py", DEMO_PREFIX + "moons")
-    shown = at.session_state["current-item-2"]
+    shown = at.session_state["current-item-2"].item_id
     next(b for b in at.button if b.label == "upper").click().run()
     next(b for b in at.button if b.label == "Undo last").click().run()
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
     assert project.labels() == {}
-    assert at.session_state["current-item-2"] == shown
+    assert at.session_state["current-item-2"].item_id == shown
 
 
 def test_text_items_are_shown_as_plain_text(data_dir):
@@ -71,7 +71,7 @@ def test_text_items_are_shown_as_plain_text(data_dir):
     project = store.open_project("hostile")
     project.label("a", None, annotator="tester")
     at = run_page("pages/label.py", "hostile")
-    assert [t.value for t in at.text] == [hostile]
+    assert [t.value for t in at.text][0] == hostile
     assert all(hostile not in m.value for m in at.markdown)
 
 
@@ -106,3 +106,16 @@ def test_app_entry_opens_the_label_page(data_dir):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert at.title[0].value.startswith("Label")
+
+
+def test_export_page_offers_every_format_and_the_model(data_dir):
+    run_page("pages/export.py", DEMO_PREFIX + "moons")  # the first start creates the demos
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    project.label("point-0000", "upper", annotator="tester")
+    project.label("point-0001", "lower", annotator="tester")
+    at = run_page("pages/export.py", DEMO_PREFIX + "moons")
+    assert not at.exception
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == [
+        "Download CSV", "Download PARQUET", "Download JSONL", "Download model (.joblib)"
+    ]  # fmt: skip

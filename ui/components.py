@@ -11,6 +11,27 @@ from PIL import Image
 from sslcore.dataset import IMAGE, TEXT
 
 DISPLAY_PIXELS = 256
+STRATEGY_NAMES = {
+    "margin": "Margin (smallest gap between the top two classes)",
+    "least_confidence": "Least confidence",
+    "entropy": "Entropy",
+    "density_margin": "Margin, weighted by density",
+    "disagreement": "Propagation vs self-training disagreement",
+    "cold_start": "Diversity (representative, spread-out items)",
+    "random": "Random",
+}
+
+
+def strategy_picker(key: str = "strategy") -> str:
+    """The active-learning strategy, picked in the sidebar."""
+    return st.sidebar.selectbox(
+        "Next item by",
+        list(STRATEGY_NAMES),
+        format_func=STRATEGY_NAMES.get,
+        key=key,
+        help="How the next item to label is chosen. Before two classes have labels, the "
+        "uncertainty strategies pick representative, diverse items.",
+    )
 
 
 def show_item(row: dict, kind: str, feature_columns=()) -> None:

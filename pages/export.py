@@ -1,0 +1,45 @@
+"""Export: the labeled data with the source of every label, and the trained model."""
+
+import streamlit as st
+
+from sslcore.export import FORMATS, export_table, to_bytes
+from ui.model import model_file, predictions_table
+from ui.state import sidebar
+
+MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "jsonl": "application/jsonl"}
+
+project = sidebar()
+if project is None:
+    st.info("No project yet: create one on **Projects and data**.")
+    st.stop()
+
+st.title(f"Export · {project.name}")
+include_model = st.toggle(
+    "Fill unlabeled items with the model's prediction (source 'model')", value=False
+)
+only_labeled = st.toggle("Only items with a label", value=False)
+predictions = predictions_table(project) if include_model else None
+table = export_table(project, predictions=predictions, include_unlabeled=not only_labeled)
+
+counts = table["source"].value_counts(dropna=False).rename_axis("source").reset_index()
+st.dataframe(counts, hide_index=True)
+st.dataframe(table.head(200), hide_index=True)
+
+columns = st.columns(len(FORMATS) + 1)
+stem = "".join(c if c.isalnum() else "-" for c in project.name).strip("-") or "export"
+for column, fmt in zip(columns, FORMATS, strict=False):
+    column.download_button(
+        f"Download {fmt.upper()}",
+        data=to_bytes(table, fmt),
+        file_name=f"{stem}.{fmt}",
+        mime=MIME[fmt],
+        key=f"download-{fmt}",
+    )
+model = model_file(project)
+if model is None:
+    columns[-1].button("Download model", disabled=True, help="Label a few items first.")
+else:
+    columns[-1].download_button(
+        "Download model (.joblib)", data=model, file_name=f"{stem}-model.joblib", key="model"
+    )
+st.caption("The README shows how to load the model file and predict with it.")
