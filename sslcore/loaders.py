@@ -204,7 +204,9 @@ def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
 def _read_jsonl(data: bytes, name: str) -> pd.DataFrame:
     text = _decode(data, name)
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only: splitlines() also breaks at U+2028, U+0085 and friends, which
+    # JSON writers leave unescaped inside strings (json.dumps(..., ensure_ascii=False)).
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
