@@ -202,6 +202,14 @@ def test_jsonl_with_blank_lines_and_missing_keys(tmp_path):
     assert list(ds.labels) == ["x", None, None]
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_jsonl_text_may_hold_unicode_line_separators(tmp_path, separator):
+    line = json.dumps({"text": f"one{separator}two"}, ensure_ascii=False)
+    path = write(tmp_path / "t.jsonl", line + "\r\n" + line + "\r\n")
+    ds = load_file(path, text_column="text")
+    assert list(ds.items["text"]) == [f"one{separator}two"] * 2
+
+
 def test_jsonl_bad_line_names_the_line(tmp_path):
     path = write(tmp_path / "t.jsonl", '{"text": "a"}\n{"text": "b",}\n')
     with pytest.raises(DataError, match=r"t\.jsonl: line 2 is not valid JSON"):
