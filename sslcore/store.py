@@ -621,6 +621,13 @@ class Project:
                 )
         return targets
 
+    def undo_batch(self, batch_id: str, *, annotator: str) -> list[LabelEvent]:
+        """Cancel every event of a bulk action (the id :meth:`label_many` returned)."""
+        first = next((e for e in self.state().events() if e.batch_id == batch_id), None)
+        if first is None:
+            raise StoreError(f"There is no bulk action {batch_id!r} to undo in {self.name!r}.")
+        return self.undo(first.id, annotator=annotator)
+
     def undo_last(self, annotator: str) -> list[LabelEvent]:
         """Undo this annotator's latest action (a bulk accept counts as one action)."""
         state = self.state()

@@ -119,3 +119,49 @@ def test_export_page_offers_every_format_and_the_model(data_dir):
     assert labels == [
         "Download CSV", "Download PARQUET", "Download JSONL", "Download model (.joblib)"
     ]  # fmt: skip
+
+
+def _labeled_moons(data_dir):
+    run_page("pages/projects.py")  # the first start creates the demos
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    from sslcore.demos import load_demo
+
+    truth = load_demo("moons").items.set_index("item_id")["label"]
+    for item_id in ["point-0000", "point-0001", "point-0002", "point-0003"]:
+        project.label(item_id, truth[item_id], annotator="tester")
+    return project
+
+
+def test_review_accept_and_reject_write_events(data_dir):
+    project = _labeled_moons(data_dir)
+    at = run_page("pages/review.py", DEMO_PREFIX + "moons")
+    assert not at.exception
+    first = at.subheader[0].value
+    next(b for b in at.button if b.label == "Accept").click().run()
+    events = Store(data_dir).open_project(project.id).events()
+    assert events["source"].iloc[-1] == "accepted"
+    assert first.startswith(f"Suggested: {events['class_name'].iloc[-1]}")
+    next(b for b in at.button if b.label == "Reject").click().run()
+    rejected = Store(data_dir).open_project(project.id).rejections()
+    assert len(rejected) == 1
+    (item_id, class_name), = rejected
+    assert not at.exception
+    # The rejected pair is never suggested again (with two classes the item may come back
+    # with the other class).
+    same_item = f"Item {item_id} " in at.caption[0].value
+    assert not (same_item and at.subheader[0].value.startswith(f"Suggested: {class_name} "))
+
+
+def test_bulk_accept_and_its_undo(data_dir):
+    project = _labeled_moons(data_dir)
+    at = run_page("pages/review.py", DEMO_PREFIX + "moons")
+    at.slider(key="bulk_threshold").set_value(0.9).run()
+    button = at.button(key="bulk_accept")
+    count = int(button.label.split()[1].replace(",", ""))
+    assert count > 0
+    button.click().run()
+    reopened = Store(data_dir).open_project(project.id)
+    assert len(reopened.labels()) == 4 + count
+    assert set(reopened.events()["source"].iloc[-count:]) == {"bulk"}
+    at.button(key="undo_bulk").click().run()
+    assert len(Store(data_dir).open_project(project.id).labels()) == 4
