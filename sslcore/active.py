@@ -127,7 +127,8 @@ class Strategy:
         # Ties (common early on) are broken at random, reproducibly for a seed.
         order = np.lexsort((rng.random(positions.size), -scores))
         chosen = _without_near_duplicates(pool, positions[order], n)
-        by_position = dict(zip(positions, scores, strict=True))
+        by_position = np.zeros(len(pool.ids))
+        by_position[positions] = scores
         return [
             Suggestion(
                 str(pool.ids[p]), float(by_position[p]), self.reason(pool, p, by_position[p])

@@ -23,7 +23,7 @@ from .graph import build_knn_graph, node_density, normalized_affinity, spectral_
 from .propagation import SpreadingState, distributions
 
 DEFAULT_STRATEGY = "margin"
-SMALL_WORK = 5_000_000
+SMALL_WORK = 500_000
 """Above this many (graph entries x classes), an update runs a bounded number of sweeps."""
 SPECTRAL_MAX_ITEMS = 50_000
 """Above this size the cold start clusters the features instead of the spectral embedding."""

@@ -109,23 +109,41 @@ class SpreadingState:
             R[self.clamped] = 0.0
         return R
 
-    def _relax(self, rows: np.ndarray) -> None:
-        """One Jacobi step restricted to ``rows``; updates F and R exactly."""
+    def _relax(self, rows: np.ndarray) -> np.ndarray:
+        """One Jacobi step restricted to ``rows``; updates F and R exactly.
+
+        Returns the rows whose residual changed (``rows`` and their neighbours).
+        """
         delta = self.R[rows]
         self.F[rows] += delta
         self.R[rows] = 0.0
-        spread = self.S[rows].T @ delta  # S is symmetric: column block = row block transposed
-        self.R += self.alpha * spread
+        block = self.S[rows]  # S is symmetric: its column block is this row block, transposed
+        touched = np.unique(block.indices)
+        compact = sp.csr_matrix(
+            (block.data, np.searchsorted(touched, block.indices), block.indptr),
+            shape=(len(rows), len(touched)),
+        )
+        self.R[touched] += self.alpha * (compact.T @ delta)
         if self.hard_clamp:
-            self.R[self.clamped] = 0.0
+            self.R[touched[self.clamped[touched]]] = 0.0
+        return np.union1d(rows, touched)
 
-    def relax_local(self, *, threshold: float, max_steps: int = 200) -> int:
-        """Relax only rows whose residual exceeds ``threshold``; returns steps taken."""
+    def relax_local(
+        self, *, threshold: float, max_steps: int = 200, max_rows: int | None = None
+    ) -> int:
+        """Relax only rows whose residual exceeds ``threshold``; returns steps taken.
+
+        Only rows touched by the previous step are rescanned, so the cost
+        follows the size of the change, not of the graph. Stops early once
+        more than ``max_rows`` rows are active (global sweeps are cheaper then).
+        """
+        max_rows = self.n_items // 4 if max_rows is None else max_rows
+        candidates = np.flatnonzero(np.abs(self.R).max(axis=1, initial=0) > threshold)
         for step in range(max_steps):
-            rows = np.flatnonzero(np.abs(self.R).max(axis=1, initial=0) > threshold)
-            if rows.size == 0:
+            rows = candidates[np.abs(self.R[candidates]).max(axis=1, initial=0) > threshold]
+            if rows.size == 0 or rows.size > max_rows:
                 return step
-            self._relax(rows)
+            candidates = self._relax(rows)
         return max_steps
 
     def sweep(self, n_sweeps: int = 1) -> None:
@@ -277,15 +295,17 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Spread the labels of ``y`` over the graph of ``X``; returns ``self``."""
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
-        check_classification_targets(y)
         unlabeled = _unlabeled_mask(y)
         if unlabeled.all():
             raise ValueError("y has no labeled sample; mark unlabeled samples with -1")
+        check_classification_targets(y[~unlabeled])
         self.classes_, codes_labeled = np.unique(y[~unlabeled], return_inverse=True)
         codes = np.full(len(y), UNLABELED)
         codes[~unlabeled] = codes_labeled
         n_classes = len(self.classes_)
         self.X_ = X
+        own, _ = _neighbours_in(X, X, min(self.n_neighbors + 1, len(X)))
+        self.neighbour_scale_ = float(np.median(own[:, -1])) if own.size else 1.0
         W = build_knn_graph(X, n_neighbors=self.n_neighbors)
         state = SpreadingState(normalized_affinity(W), alpha=self.alpha, hard_clamp=self.hard_clamp)
         state.set_targets(targets_from_codes(codes, n_classes), clamped=~unlabeled)
@@ -307,7 +327,7 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, reset=False)
         k = min(self.n_neighbors, len(self.X_))
         distances, indices = _neighbours_in(self.X_, X, k)
-        scale = np.median(distances[:, -1]) if distances.size else 1.0
+        scale = self.neighbour_scale_
         weights = np.exp(-((distances / max(scale, 1e-12)) ** 2))
         weights[weights.sum(axis=1) == 0] = 1.0
         proba = np.einsum("nk,nkc->nc", weights, self.label_distributions_[indices])
@@ -315,7 +335,8 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The most probable class of each sample in ``X``."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
