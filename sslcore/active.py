@@ -236,7 +236,10 @@ class ColdStart(Strategy):
         else:
             chosen, scores = _kmeans_medoids(Z, positions, n, seed)
             reason = "Typical of a group of similar items no one has labeled"
-        return [Suggestion(str(pool.ids[p]), float(s), reason) for p, s in zip(chosen, scores)]
+        return [
+            Suggestion(str(pool.ids[p]), float(s), reason)
+            for p, s in zip(chosen, scores, strict=True)
+        ]
 
 
 def _embedding_for(pool: Pool, n: int) -> np.ndarray:

@@ -375,9 +375,8 @@ class Engine:
         return tuple(str(i) for i in self.item_ids[among[np.argsort(distance)[:k]]])
 
     def likely_mistakes(self, *, min_confidence: float = 0.7) -> list[LikelyMistake]:
-        """Human labels whose graph neighbourhood votes for another class, most confident first.
+        """Human labels that spreading, with the label itself left out, puts in another class.
 
-        The vote is the affinity-weighted mean of the neighbours' distributions;
         a label counts as a likely mistake when another class gets at least
         ``min_confidence`` of it.
         """
@@ -385,9 +384,15 @@ class Engine:
         labeled = np.flatnonzero(self.labeled)
         if labeled.size == 0 or len(P.classes) < 2:
             return []
-        votes = self.graph[labeled] @ P.proba
-        totals = votes.sum(axis=1, keepdims=True)
-        votes = np.divide(votes, totals, out=np.zeros_like(votes), where=totals > 0)
+        given = self._codes[labeled]
+        # Leave-one-out by linearity: remove each label's own echo from its row of F.
+        F = self._state.F[labeled].copy()
+        F[np.arange(labeled.size), given] -= self._self_influence(labeled)
+        counts = np.bincount(given, minlength=len(self.classes))
+        prior = (counts + 1.0) / (counts + 1.0).sum()
+        votes = distributions(
+            F, class_mass_normalization=self.class_mass_normalization, prior=prior
+        )
         winner = votes.argmax(axis=1)
         strength = votes.max(axis=1)
         given = self._codes[labeled]
@@ -402,6 +407,21 @@ class Engine:
             )
             for i in flagged
         ]
+
+    def _self_influence(self, positions: np.ndarray, n_terms: int = 12) -> np.ndarray:
+        """``(1 - alpha) [(I - alpha S)^-1]_ii`` for each position, by a truncated series."""
+        S, alpha = self._state.S, self._state.alpha
+        out = np.empty(len(positions))
+        for start in range(0, len(positions), 64):
+            chunk = positions[start : start + 64]
+            v = np.zeros((self.n_items, len(chunk)))
+            v[chunk, np.arange(len(chunk))] = 1.0
+            total = np.ones(len(chunk))
+            for _ in range(n_terms):
+                v = alpha * (S @ v)
+                total += v[chunk, np.arange(len(chunk))]
+            out[start : start + len(chunk)] = (1 - alpha) * total
+        return out
 
 
 _COLD = {"cold_start", "margin", "least_confidence", "entropy", "density_margin", "disagreement"}

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from sslcore.active import STRATEGIES, Pool, entropy, get_strategy, least_confidence, margin
+from sslcore.errors import PoolExhaustedError
+from sslcore.graph import build_knn_graph
+
+
+def make_pool(n_labeled=4, n=60, with_proba=True):
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (n // 2, 3)), rng.normal(4, 1, (n - n // 2, 3))]
+    labeled = np.zeros(n, bool)
+    labeled[:n_labeled] = True
+    proba = rng.dirichlet([1, 1, 1], n) if with_proba else None
+    return Pool(
+        ids=np.array([f"id-{i}" for i in range(n)], dtype=object),
+        labeled=labeled,
+        features=X,
+        proba=proba,
+        n_classes_labeled=3 if with_proba else 0,
+        graph=build_knn_graph(X, n_neighbors=5),
+        density=np.linspace(0.1, 1, n),
+        other_proba=rng.dirichlet([1, 1, 1], n) if with_proba else None,
+        classes=["a", "-1", "0"],
+    )
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_contract(strategy):
+    pool = make_pool()
+    picks = get_strategy(strategy).query(pool, 10, seed=3)
+    ids = [s.item_id for s in picks]
+    assert len(ids) == 10 == len(set(ids))
+    assert not set(ids) & {f"id-{i}" for i in range(4)}
+    assert all(isinstance(s.score, float) and s.reason for s in picks)
+    again = get_strategy(strategy).query(pool, 10, seed=3)
+    assert [s.item_id for s in again] == ids
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_exhausted_pool_is_a_named_error(strategy):
+    pool = make_pool(n_labeled=60)
+    with pytest.raises(PoolExhaustedError, match="all 60 items are labeled"):
+        get_strategy(strategy).query(pool, 1)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_zero_labels_and_asking_for_more_than_left(strategy):
+    pool = make_pool(n_labeled=0, with_proba=False)
+    assert len(get_strategy(strategy).query(pool, 5)) == 5
+    pool = make_pool(n_labeled=57)
+    assert len(get_strategy(strategy).query(pool, 10)) == 3
+
+
+def test_cold_start_covers_both_blobs():
+    pool = make_pool(n_labeled=0, with_proba=False)
+    picks = get_strategy("cold_start").query(pool, 2, seed=0)
+    positions = sorted(int(s.item_id.split("-")[1]) for s in picks)
+    assert positions[0] < 30 <= positions[1]
+
+
+def test_batch_avoids_near_duplicates():
+    pool = make_pool()
+    picks = [int(s.item_id.split("-")[1]) for s in get_strategy("margin").query(pool, 5)]
+    for a in picks:
+        neighbours = set(pool.graph[a].indices.tolist())
+        assert not neighbours & (set(picks) - {a})
+
+
+def test_scores():
+    p = np.array([[0.5, 0.5], [1.0, 0.0]])
+    assert margin(p).tolist() == [0.0, 1.0]
+    assert least_confidence(p).tolist() == [0.5, 0.0]
+    assert entropy(p)[0] > entropy(p)[1]
+
+
+def test_unknown_strategy_names_the_choices():
+    with pytest.raises(ValueError, match="choose one of random"):
+        get_strategy("nope")
