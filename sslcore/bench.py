@@ -122,12 +122,14 @@ def efficiency(
     budgets: tuple[int, ...] = (10, 30, 50),
     seeds: int = 5,
     write_to: str | Path | None = None,
+    write: bool = False,
     progress: Callable[[float, str], None] | None = None,
 ) -> str:
     """Simulated accuracy (and macro-F1) per dataset, strategy and budget, as a markdown table.
 
     ``"sms"`` is the SMS spam set in ``../shared/datasets`` and is skipped when
-    absent. With ``write_to``, the table replaces the one between the
+    absent. With ``write_to`` (or ``write=True``, meaning this repository's
+    docs/benchmarks.md), the table replaces the one between the
     efficiency markers in that markdown file (appended if there are none).
 
     Examples
@@ -160,6 +162,8 @@ def efficiency(
         ]
         lines.append(f"| {dataset} | {strategy} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
+    if write and write_to is None:
+        write_to = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
     if write_to is not None:
         _write_table(Path(write_to), table)
     return table
