@@ -9,6 +9,7 @@ navigation = st.navigation(
         st.Page("pages/projects.py", title="Projects and data", icon=":material/folder_open:"),
         st.Page("pages/label.py", title="Label", icon=":material/label:", default=True),
         st.Page("pages/review.py", title="Review suggestions", icon=":material/fact_check:"),
+        st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:"),
         st.Page("pages/export.py", title="Export", icon=":material/download:"),
     ]
 )

@@ -4,7 +4,7 @@ import streamlit as st
 
 from sslcore.active import Suggestion
 from sslcore.errors import PoolExhaustedError
-from ui.components import show_item, strategy_picker
+from ui.components import review_queue, show_item, strategy_picker
 from ui.model import refresh
 from ui.state import annotator, sidebar
 
@@ -38,6 +38,12 @@ def pick_next() -> None:
     """Ask the model for the next item (and why), passing over items skipped this session."""
     model, _ = refresh(project)
     skipped = st.session_state.setdefault(SKIPPED, set())
+    queue = review_queue(project.id)
+    while queue:
+        item_id = queue.pop(0)
+        if not model.engine.labeled[model.engine.position(item_id)]:
+            st.session_state[CURRENT] = Suggestion(item_id, 0.0, "You queued it from the map.")
+            return
     try:
         batch = model.engine.query(strategy, len(skipped) + 1, seed=model.round)
     except PoolExhaustedError:

@@ -165,3 +165,18 @@ def test_bulk_accept_and_its_undo(data_dir):
     assert set(reopened.events()["source"].iloc[-count:]) == {"bulk"}
     at.button(key="undo_bulk").click().run()
     assert len(Store(data_dir).open_project(project.id).labels()) == 4
+
+
+def test_map_page_draws_the_map_with_the_decision_field(data_dir):
+    _labeled_moons(data_dir)
+    at = run_page("pages/map.py", DEMO_PREFIX + "moons")
+    assert not at.exception
+    figure = at.get("plotly_chart")[0].proto.spec
+    import json
+
+    spec = json.loads(figure)
+    names = [trace["name"] for trace in spec["data"]]
+    assert "lower (human)" in names and "upper (model)" in names
+    assert spec["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
+    shown_ids = [i for trace in spec["data"] for i in trace["customdata"]]
+    assert len(shown_ids) == 1000 and len(set(shown_ids)) == 1000

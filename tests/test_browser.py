@@ -97,11 +97,13 @@ def test_label_ten_digits_from_the_keyboard(server, page):
     url, data_dir = server
     page.goto(f"{url}/label")
     page.get_by_text("Label · " + DEMO_PREFIX + "digits").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Skip").first.wait_for(timeout=60_000)
     _wait_idle(page)
     # The first request for a page URL must still get app.py's navigation menu.
     assert page.get_by_text("Projects and data").is_visible()
     _shot(page, "label")
     for digit in "0123456789":
+        page.get_by_role("button", name="Skip").first.wait_for(timeout=30_000)
         caption = page.get_by_text("Item digit-").inner_text()
         page.keyboard.press(digit)
         page.wait_for_function(

@@ -22,6 +22,11 @@ STRATEGY_NAMES = {
 }
 
 
+def review_queue(project_id: int) -> list[str]:
+    """Items queued (e.g. from the map) to be shown first on the Label page, this session."""
+    return st.session_state.setdefault(f"review-queue-{project_id}", [])
+
+
 def strategy_picker(key: str = "strategy") -> str:
     """The active-learning strategy, picked in the sidebar."""
     return st.sidebar.selectbox(

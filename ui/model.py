@@ -134,6 +134,8 @@ def model_file(project: Project) -> bytes | None:
 def map_coords(project: Project) -> tuple[np.ndarray, str]:
     """2-D coordinates: UMAP when ready (computed in the background), PCA meanwhile."""
     model = get_model(project)
+    if model.features.shape[1] == 2:
+        return model.features, "the data's own two dimensions"
     key = model.features_key
     if model.umap is None and project.cache.has("umap", key):
         model.umap = project.cache.load("umap", key)

@@ -1,0 +1,67 @@
+"""Map: the data in 2-D with labels, pseudo-labels and the decision field; lasso to label."""
+
+import numpy as np
+import streamlit as st
+
+from sslcore.projection import decision_field
+from ui.charts import COLOR_BY, hover_texts, map_figure
+from ui.components import review_queue, show_item
+from ui.model import map_coords, refresh
+from ui.state import annotator, sidebar
+
+project = sidebar()
+if project is None:
+    st.info("No project yet: create one on **Projects and data**.")
+    st.stop()
+
+st.title(f"Map · {project.name}")
+model, predictions = refresh(project)
+dataset = project.dataset()
+coords, method = map_coords(project)
+classes = predictions.classes if predictions.proba.shape[1] else []
+colors = {c.name: c.color for c in project.classes()}
+
+left, middle, right = st.columns([2, 1, 1])
+color_by = left.radio("Colour by", COLOR_BY, index=1, horizontal=True, key="color_by")
+show_field = middle.toggle("Decision field", value=True, key="show_field")
+if method != "UMAP":
+    right.button("Refresh map", help="Show UMAP once it is ready.")
+st.caption(f"Layout: {method}. Large outlined circles are human labels, small diamonds the "
+           f"model's labels; grey background is where the model is unsure.")  # fmt: skip
+
+field = decision_field(coords, predictions.proba) if show_field and classes else None
+figure = map_figure(
+    coords,
+    predictions.item_ids,
+    predictions.human,
+    predictions.predicted if classes else np.full(len(coords), None),
+    predictions.confidence if classes else np.zeros(len(coords)),
+    classes,
+    colors,
+    hover=hover_texts(dataset),
+    color_by=color_by,
+    field=field,
+)
+event = st.plotly_chart(
+    figure, key="map", on_select="rerun", selection_mode=("box", "lasso"), theme=None
+)
+selected = [str(p["customdata"]) for p in event.selection.points if p.get("customdata")]
+if not selected:
+    st.caption("Draw a lasso or a box around points to label them together or queue them.")
+    st.stop()
+
+st.subheader(f"{len(selected):,} items selected")
+columns = st.columns(min(6, len(selected)))
+for column, item_id in zip(columns, selected, strict=False):
+    with column:
+        show_item(dataset.items.iloc[model.engine.position(item_id)].to_dict(), dataset.kind,
+                  dataset.feature_columns)  # fmt: skip
+label_col, button_col, queue_col = st.columns([2, 1, 1])
+target = label_col.selectbox("Label the selection as", project.class_names(), key="lasso_class")
+if button_col.button(f"Label {len(selected):,} items", type="primary", key="lasso_label"):
+    project.label_many(((i, target) for i in selected), annotator=annotator(), source="human")
+    st.success(f"Labeled {len(selected):,} items as {target}. Undo on the Label page (U).")
+if queue_col.button("Queue for review", key="lasso_queue"):
+    queue = review_queue(project.id)
+    queue.extend(i for i in selected if i not in queue)
+    st.success(f"{len(selected):,} items will come first on the Label page.")

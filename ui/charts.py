@@ -1,0 +1,137 @@
+"""Figures: the embedding map with the decision field behind it."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from sslcore.projection import DecisionField
+
+UNLABELED_COLOR = "#B0B0B0"
+UNCERTAIN_COLOR = (128, 128, 128)
+COLOR_BY = ("human label", "pseudo-label", "confidence")
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    color = color.lstrip("#")
+    return tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))
+
+
+def field_image(field: DecisionField, colors: list[str], *, uncertain_below: float = 0.6) -> str:
+    """The decision regions as a PNG data URI: class colour, fading where confidence is low,
+    and a grey band where no class wins clearly."""
+    n_classes = len(colors)
+    palette = np.array([hex_to_rgb(c) for c in colors], dtype=np.float64)
+    rgb = palette[field.winner]
+    floor = 1.0 / max(n_classes, 1)
+    strength = np.clip((field.confidence - floor) / max(1 - floor, 1e-9), 0, 1)
+    alpha = 40 + 90 * strength
+    band = field.confidence < uncertain_below
+    rgb[band] = UNCERTAIN_COLOR
+    alpha[band] = 70
+    rgba = np.dstack([rgb, alpha]).astype(np.uint8)
+    image = Image.fromarray(np.flipud(rgba), mode="RGBA")  # row 0 is the top of the map
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def sample_positions(labeled: np.ndarray, max_points: int, seed: int = 0) -> np.ndarray:
+    """Every labeled point and a random sample of the rest, up to ``max_points`` in all."""
+    keep = np.flatnonzero(labeled)
+    rest = np.flatnonzero(~labeled)
+    room = max(max_points - keep.size, 0)
+    if rest.size > room:
+        rest = np.random.default_rng(seed).choice(rest, room, replace=False)
+    return np.sort(np.concatenate([keep, rest]))
+
+
+def map_figure(
+    coords: np.ndarray,
+    item_ids: np.ndarray,
+    human: np.ndarray,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    classes: list[str],
+    colors: dict[str, str],
+    *,
+    hover: list[str],
+    color_by: str = "pseudo-label",
+    field: DecisionField | None = None,
+    max_points: int = 20_000,
+) -> go.Figure:
+    """WebGL scatter of the map. Human labels are large outlined circles, pseudo-labels small
+    diamonds; every point carries its item id as custom data for selections."""
+    labeled = np.array([h is not None for h in human])
+    shown = sample_positions(labeled, max_points)
+    figure = go.Figure()
+
+    def add(positions, name, color, symbol, size, line=0, colorscale=None):
+        if positions.size == 0:
+            return
+        marker = dict(color=color, symbol=symbol, size=size, line=dict(width=line, color="#222"))
+        if colorscale:
+            marker.update(colorscale=colorscale, cmin=0, cmax=1, colorbar=dict(title="conf."))
+        figure.add_trace(
+            go.Scattergl(
+                x=coords[positions, 0],
+                y=coords[positions, 1],
+                mode="markers",
+                name=name,
+                marker=marker,
+                customdata=item_ids[positions],
+                text=[hover[p] for p in positions],
+                hovertemplate="%{customdata}<br>%{text}<extra>" + html.escape(name) + "</extra>",
+            )
+        )
+
+    unlabeled = shown[~labeled[shown]]
+    if color_by == "human label" or not classes:
+        add(unlabeled, "unlabeled", UNLABELED_COLOR, "circle", 5)
+    elif color_by == "confidence":
+        add(unlabeled, "unlabeled (confidence)", confidence[unlabeled], "circle", 5,
+            colorscale="Viridis")  # fmt: skip
+    else:
+        for name in classes:
+            add(unlabeled[predicted[unlabeled] == name], f"{name} (model)", colors[name],
+                "diamond", 5)  # fmt: skip
+    human_shown = shown[labeled[shown]]
+    for name in classes:
+        add(human_shown[human[human_shown] == name], f"{name} (human)", colors[name], "circle",
+            10, line=1.5)  # fmt: skip
+    if field is not None and classes:
+        x0, x1, y0, y1 = field.x[0], field.x[-1], field.y[0], field.y[-1]
+        figure.add_layout_image(
+            source=field_image(field, [colors[c] for c in classes]),
+            xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
+            sizing="stretch", layer="below", opacity=1.0,
+        )  # fmt: skip
+    figure.update_layout(
+        height=650,
+        margin=dict(l=10, r=10, t=30, b=10),
+        dragmode="lasso",
+        legend=dict(itemsizing="constant"),
+        xaxis=dict(showgrid=False, zeroline=False, showticklabels=False),
+        yaxis=dict(showgrid=False, zeroline=False, showticklabels=False),
+        plot_bgcolor="white",
+    )
+    return figure
+
+
+def hover_texts(dataset, limit: int = 80) -> list[str]:
+    """A short, HTML-escaped description of every item for the map's hover box."""
+    items = dataset.items
+    if dataset.kind == "text":
+        texts = [t if len(t) <= limit else t[:limit] + "…" for t in items["text"]]
+    elif dataset.kind == "image":
+        texts = ["image" for _ in range(len(items))]
+    else:
+        columns = list(dataset.feature_columns)[:4]
+        texts = [", ".join(f"{c}={v}" for c, v in zip(columns, row, strict=True))
+                 for row in items[columns].itertuples(index=False)]  # fmt: skip
+    return [html.escape(t) for t in texts]
