@@ -10,6 +10,7 @@ navigation = st.navigation(
         st.Page("pages/label.py", title="Label", icon=":material/label:", default=True),
         st.Page("pages/review.py", title="Review suggestions", icon=":material/fact_check:"),
         st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:"),
+        st.Page("pages/insights.py", title="Insights", icon=":material/insights:"),
         st.Page("pages/export.py", title="Export", icon=":material/download:"),
     ]
 )

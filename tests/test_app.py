@@ -180,3 +180,22 @@ def test_map_page_draws_the_map_with_the_decision_field(data_dir):
     assert spec["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
     shown_ids = [i for trace in spec["data"] for i in trace["customdata"]]
     assert len(shown_ids) == 1000 and len(set(shown_ids)) == 1000
+
+
+def test_insights_page_estimates_accuracy(data_dir):
+    run_page("pages/projects.py")
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    from sslcore.demos import load_demo
+
+    truth = load_demo("moons").items.set_index("item_id")["label"]
+    for item_id in truth.index[:24]:
+        project.label(item_id, truth[item_id], annotator="tester")
+    at = run_page("pages/insights.py", DEMO_PREFIX + "moons")
+    assert not at.exception
+    assert at.metric[0].value == "24 / 1,000"
+    at.button(key="estimate").click().run()
+    assert not at.exception
+    curve = at.session_state["learning-curve"][1]
+    assert curve["labels"].iloc[-1] == 24
+    assert curve["accuracy"].between(0, 1).all()
+    assert curve["accuracy"].iloc[-1] > 0.8  # moons with 24 labels is an easy case

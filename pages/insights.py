@@ -1,0 +1,96 @@
+"""Insights: progress, class balance, estimated accuracy, calibration, what the next labels buy."""
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from sslcore.graph import normalized_affinity
+from sslcore.insights import (
+    acceptance_by_confidence,
+    labels_over_time,
+    learning_curve,
+    next_labels_gain,
+)
+from ui.model import refresh
+from ui.state import sidebar
+
+CURVE_KEY = "learning-curve"
+
+project = sidebar()
+if project is None:
+    st.info("No project yet: create one on **Projects and data**.")
+    st.stop()
+
+st.title(f"Insights · {project.name}")
+model, predictions = refresh(project)
+events = project.events()
+human = np.array([h is not None for h in predictions.human])
+
+first, second, third = st.columns(3)
+first.metric("Labeled", f"{int(human.sum()):,} / {len(human):,}")
+second.metric("Suggestions changed in the last round", f"{model.changed_last_round:,}")
+third.metric("Model round", model.round)
+
+st.subheader("Labels over time")
+timeline = labels_over_time(events)
+if timeline.empty:
+    st.caption("No labels yet.")
+else:
+    st.plotly_chart(px.line(timeline, x="time", y="labels", color="source", markers=True))
+
+st.subheader("Class balance: people vs the model")
+if predictions.proba.shape[1]:
+    balance = (
+        pd.DataFrame(
+            {
+                "class": np.concatenate([predictions.human[human], predictions.predicted[~human]]),
+                "by": ["human"] * int(human.sum()) + ["model"] * int((~human).sum()),
+            }
+        )
+        .value_counts()
+        .rename("items")
+        .reset_index()
+    )
+    st.plotly_chart(px.bar(balance, x="class", y="items", color="by", barmode="group"))
+else:
+    st.caption("The model predicts once a class has labels.")
+
+st.subheader('Is "90% confident" right 90% of the time?')
+calibration = acceptance_by_confidence(events)
+if calibration.empty:
+    st.caption("Accept or reject suggestions on Review to see this.")
+else:
+    st.dataframe(
+        calibration.style.format({"accepted": "{:.0%}", "mean_confidence": "{:.0%}"}),
+        hide_index=True,
+    )
+
+st.subheader("Estimated accuracy as labels grow")
+st.caption("Cross-validated on the human labels in the order they were given.")
+labeled_events = events[(events["source"] == "human") & ~events["undone"]]
+current = project.labels()
+ordered = [i for i in dict.fromkeys(labeled_events["item_id"]) if i in current]
+if len(ordered) < 10 or len(set(current[i] for i in ordered)) < 2:
+    st.caption("Needs at least 10 human labels in two classes.")
+else:
+    cached = st.session_state.get(CURVE_KEY)
+    if cached is None or cached[0] != (project.id, model.last_event_id):
+        if st.button("Estimate accuracy", key="estimate"):
+            classes = sorted({current[i] for i in ordered})
+            codes = np.array([classes.index(current[i]) for i in ordered])
+            positions = np.array([model.engine.position(i) for i in ordered])
+            bar = st.progress(0.0)
+            curve = learning_curve(
+                normalized_affinity(model.engine.graph), positions, codes,
+                progress=lambda f, m: bar.progress(f, text=m),
+            )  # fmt: skip
+            st.session_state[CURVE_KEY] = ((project.id, model.last_event_id), curve)
+            cached = st.session_state[CURVE_KEY]
+    if cached is not None and cached[0] == (project.id, model.last_event_id):
+        curve = cached[1]
+        st.plotly_chart(px.line(curve, x="labels", y="accuracy", error_y="std", markers=True,
+                                log_x=True, range_y=[0, 1]))  # fmt: skip
+        gain = next_labels_gain(curve)
+        if gain is not None:
+            st.metric("Likely gain from the next 10 labels", f"+{gain:.1%} accuracy")
