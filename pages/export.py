@@ -6,6 +6,7 @@ from sslcore.export import FORMATS, export_table, to_bytes
 from ui.model import model_file, predictions_table
 from ui.state import sidebar
 
+MODEL_KEY = "trained-model"
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "jsonl": "application/jsonl"}
 
 project = sidebar()
@@ -35,11 +36,19 @@ for column, fmt in zip(columns, FORMATS, strict=False):
         mime=MIME[fmt],
         key=f"download-{fmt}",
     )
-model = model_file(project)
-if model is None:
-    columns[-1].button("Download model", disabled=True, help="Label a few items first.")
-else:
-    columns[-1].download_button(
-        "Download model (.joblib)", data=model, file_name=f"{stem}-model.joblib", key="model"
-    )
+version = (project.id, project.state().last_event_id)
+cached = st.session_state.get(MODEL_KEY)
+if cached is None or cached[0] != version:
+    if columns[-1].button("Train model", key="train", help="Fits on the current labels."):
+        with st.spinner("Training on the current labels…"):
+            st.session_state[MODEL_KEY] = (version, model_file(project))
+        cached = st.session_state[MODEL_KEY]
+if cached is not None and cached[0] == version:
+    if cached[1] is None:
+        st.warning("The model needs labels in at least two classes.")
+    else:
+        columns[-1].download_button(
+            "Download model (.joblib)", data=cached[1], file_name=f"{stem}-model.joblib",
+            key="model",
+        )  # fmt: skip
 st.caption("The README shows how to load the model file and predict with it.")

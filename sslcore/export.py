@@ -6,10 +6,20 @@ import io
 import json
 from datetime import UTC, datetime
 
+import joblib
 import numpy as np
 import pandas as pd
+from PIL import Image
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+from sklearn.preprocessing import Normalizer, OneHotEncoder, StandardScaler
 
-from .dataset import ID, TEXT
+from .dataset import ID, IMAGE, TEXT
 
 FORMATS = ("csv", "parquet", "jsonl")
 COLUMNS = [
@@ -104,3 +114,107 @@ def to_bytes(table: pd.DataFrame, fmt: str) -> bytes:
     if fmt == "jsonl":
         return table.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8")
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+class ImagePixels(BaseEstimator, TransformerMixin):
+    """Encoded images to pixel rows at the size and colour mode seen in ``fit``."""
+
+    def __init__(self, *, side: int = 32):
+        self.side = side
+
+    def fit(self, X, y=None):
+        images = [Image.open(io.BytesIO(b)) for b in X]
+        self.mode_ = (
+            "RGB" if any(i.mode not in ("L", "1", "I", "I;16", "LA") for i in images) else "L"
+        )
+        width = max(i.width for i in images)
+        height = max(i.height for i in images)
+        scale = min(1.0, self.side / max(width, height))
+        self.size_ = (max(1, round(width * scale)), max(1, round(height * scale)))
+        return self
+
+    def transform(self, X):
+        rows = []
+        for blob in X:
+            image = Image.open(io.BytesIO(blob)).convert(self.mode_)
+            if image.size != self.size_:
+                image = image.resize(self.size_, Image.Resampling.BILINEAR)
+            rows.append(np.asarray(image, dtype=np.float32).ravel() / 255.0)
+        return np.stack(rows)
+
+
+def _featurizer(dataset) -> Pipeline:
+    if dataset.kind == "text":
+        union = FeatureUnion(
+            [
+                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
+                                          sublinear_tf=True, min_df=2)),
+            ]
+        )  # fmt: skip
+        k = max(1, min(100, dataset.n_items - 1))
+        return make_pipeline(union, TruncatedSVD(k, random_state=0), Normalizer())
+    if dataset.kind == "image":
+        return make_pipeline(ImagePixels())
+    frame = dataset.items[list(dataset.feature_columns)]
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    other = [c for c in frame.columns if c not in numeric]
+    return make_pipeline(
+        ColumnTransformer(
+            [
+                ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                 numeric),
+                ("categorical", make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", max_categories=50)), other),
+            ],
+            sparse_threshold=0.0,
+        )
+    )  # fmt: skip
+
+
+def model_inputs(dataset):
+    """What the exported model's ``predict`` takes: texts, image bytes, or a feature table."""
+    if dataset.kind == "text":
+        return dataset.items[TEXT].astype(str).tolist()
+    if dataset.kind == "image":
+        return dataset.items[IMAGE].tolist()
+    frame = dataset.items[list(dataset.feature_columns)].copy()
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
+    return frame
+
+
+def train_model(dataset, labels: dict[str, str]) -> Pipeline:
+    """A scikit-learn pipeline from raw items to a class, trained on the current labels.
+
+    The feature steps are fitted on every item (no labels needed), the
+    logistic regression on the labeled ones. ``predict`` takes a list of texts,
+    a list of image bytes, or a table with the feature columns.
+
+    Examples
+    --------
+    >>> from sslcore.demos import load_demo
+    >>> ds = load_demo("tickets")
+    >>> labels = dict(zip(ds.ids[:80], ds.labels[:80]))
+    >>> model = train_model(ds, labels)
+    >>> model.predict(["I was charged twice this month"]).tolist()
+    ['billing']
+    """
+    inputs = model_inputs(dataset)
+    featurizer = _featurizer(dataset).fit(inputs)
+    X = featurizer.transform(inputs)
+    positions = [i for i, item_id in enumerate(dataset.ids) if item_id in labels]
+    if len({labels[dataset.ids[i]] for i in positions}) < 2:
+        raise ValueError("a model needs labels in at least two classes")
+    y = np.array([labels[dataset.ids[i]] for i in positions], dtype=object)
+    classifier = LogisticRegression(max_iter=2000).fit(X[positions], y)
+    return Pipeline([("features", featurizer), ("classifier", classifier)])
+
+
+def model_bytes(model: Pipeline) -> bytes:
+    """The model as a joblib file."""
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    return buffer.getvalue()

@@ -115,6 +115,7 @@ def test_export_page_offers_every_format_and_the_model(data_dir):
     project.label("point-0001", "lower", annotator="tester")
     at = run_page("pages/export.py", DEMO_PREFIX + "moons")
     assert not at.exception
+    at.button(key="train").click().run()
     labels = [b.label for b in at.get("download_button")]
     assert labels == [
         "Download CSV", "Download PARQUET", "Download JSONL", "Download model (.joblib)"

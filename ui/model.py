@@ -7,17 +7,16 @@ recomputes them. A refresh only runs label spreading from the previous round.
 
 from __future__ import annotations
 
-import io
 import threading
 from dataclasses import dataclass, field
 
-import joblib
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from sslcore.cache import fingerprint
 from sslcore.engine import Engine, Predictions
+from sslcore.export import model_bytes, train_model
 from sslcore.features import featurize
 from sslcore.graph import build_knn_graph
 from sslcore.projection import project_2d
@@ -108,27 +107,11 @@ def predictions_table(project: Project) -> pd.DataFrame:
 
 
 def model_file(project: Project) -> bytes | None:
-    """The self-trained classifier on the features, as a joblib file (None before 2 classes)."""
-    model, predictions = refresh(project)
-    labeled = np.flatnonzero(predictions.human != None)  # noqa: E711 - elementwise
-    if len(set(predictions.human[labeled])) < 2:
+    """The trained pipeline (raw items in, class out) as a joblib file; None before 2 classes."""
+    labels = project.labels()
+    if len(set(labels.values())) < 2:
         return None
-    from sklearn.linear_model import LogisticRegression
-
-    classifier = LogisticRegression(max_iter=1000).fit(
-        model.features[labeled], predictions.human[labeled].astype(str)
-    )
-    buffer = io.BytesIO()
-    joblib.dump(
-        {
-            "classifier": classifier,
-            "features": model.features,
-            "item_ids": predictions.item_ids,
-            "classes": predictions.classes,
-        },
-        buffer,
-    )
-    return buffer.getvalue()
+    return model_bytes(train_model(project.dataset(), labels))
 
 
 def map_coords(project: Project) -> tuple[np.ndarray, str]:

@@ -1,0 +1,57 @@
+"""Export tables and the trained model file."""
+
+import io
+
+import joblib
+import pandas as pd
+import pytest
+
+from sslcore.demos import load_demo
+from sslcore.export import export_table, model_bytes, model_inputs, to_bytes, train_model
+
+
+@pytest.mark.parametrize("demo", ["tickets", "moons", "digits"])
+def test_model_file_round_trip_predicts_raw_items(demo):
+    dataset = load_demo(demo)
+    labeled = dict(zip(dataset.ids[::4], dataset.labels[::4], strict=True))
+    model = train_model(dataset, labeled)
+    loaded = joblib.load(io.BytesIO(model_bytes(model)))
+    inputs = model_inputs(dataset)
+    predicted = loaded.predict(inputs)
+    assert (predicted == model.predict(inputs)).all()
+    held_out = [i for i, item in enumerate(dataset.ids) if item not in labeled]
+    accuracy = (predicted[held_out] == dataset.labels[held_out]).mean()
+    assert accuracy > 0.8, accuracy
+
+
+def test_model_needs_two_classes():
+    dataset = load_demo("moons")
+    with pytest.raises(ValueError, match="two classes"):
+        train_model(dataset, {dataset.ids[0]: dataset.labels[0]})
+
+
+def test_export_rows_carry_source_annotator_and_model_guess(store):
+    project = store.create_project("m", load_demo("moons"), import_labels=False,
+                                   class_names=["upper", "lower"])  # fmt: skip
+    project.label("point-0000", "upper", annotator="ann")
+    project.label("point-0001", "lower", annotator="bob", source="accepted", confidence=0.9)
+    batch = project.label_many([("point-0002", "upper"), ("point-0003", "upper")],
+                               annotator="ann", confidences=[0.97, 0.96])  # fmt: skip
+    project.undo_batch(batch, annotator="ann")
+    guesses = pd.DataFrame({"item_id": ["point-0004"], "label": ["lower"], "confidence": [0.7]})
+    table = export_table(project, predictions=guesses).set_index("item_id")
+    assert table.loc["point-0000", ["label", "source", "annotator"]].tolist() == [
+        "upper", "human", "ann"
+    ]  # fmt: skip
+    assert table.loc["point-0001", ["source", "confidence"]].tolist() == ["accepted", 0.9]
+    assert pd.isna(table.loc["point-0002", "label"])  # the bulk accept was undone
+    assert table.loc["point-0004", ["label", "source"]].tolist() == ["lower", "model"]
+    assert len(table) == 1000
+    for fmt in ("csv", "parquet", "jsonl"):
+        data = to_bytes(table.reset_index(), fmt)
+        back = {
+            "csv": lambda b: pd.read_csv(io.BytesIO(b)),
+            "parquet": lambda b: pd.read_parquet(io.BytesIO(b)),
+            "jsonl": lambda b: pd.read_json(io.BytesIO(b), lines=True),
+        }[fmt](data)
+        assert len(back) == 1000 and back.loc[0, "label"] == "upper"
