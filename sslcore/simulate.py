@@ -57,7 +57,13 @@ def _load_file(path: str, label_column: str | None) -> Dataset:
         from .loaders import load_file
     except ImportError:
         return _read_table(path, label_column)
-    return load_file(path, label_column=label_column)
+    try:
+        return load_file(path, label_column=label_column)
+    except DataError as error:
+        if "text column" not in str(error):
+            raise
+        # One label column and one free-text column: take the other column as the text.
+        return _read_table(path, label_column)
 
 
 def _read_table(path: str, label_column: str | None) -> Dataset:
