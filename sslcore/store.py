@@ -402,6 +402,7 @@ class Project:
         self.folder = store.data_dir / "projects" / row["folder"]
         self.cache = ArtifactCache(self.folder / "cache")
         self._dataset: Dataset | None = None
+        self._item_ids: frozenset[str] | None = None
         self._state = LabelState()
         self._state_lock = threading.Lock()  # one Project may serve several UI sessions
 
@@ -420,8 +421,11 @@ class Project:
             self._dataset = Dataset(self.name, self.kind, items, self.feature_columns)
         return self._dataset
 
-    def item_ids(self) -> set[str]:
-        return set(self.dataset().items[ID])
+    def item_ids(self) -> frozenset[str]:
+        """Every item id of the project (items never change after the import)."""
+        if self._item_ids is None:
+            self._item_ids = frozenset(self.dataset().items[ID].tolist())
+        return self._item_ids
 
     # Classes ------------------------------------------------------------------
 
