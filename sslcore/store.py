@@ -51,7 +51,7 @@ from .cache import ArtifactCache
 from .dataset import ID, LABEL, Dataset
 from .errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: reservations
 DATA_DIR_ENV = "SSLABEL_DATA_DIR"
 
 # Where a label came from. "undo" events cancel an earlier event.
@@ -107,6 +107,22 @@ label_events = Table(
     Column("batch_id", String, nullable=True),
     Column("undoes", Integer, ForeignKey("label_events.id"), nullable=True),
     Index("ix_events_project_item", "project_id", "item_id"),
+)
+
+# One row per grant, kept after release as a record of who held which item when.
+# A hold ends at ``released_at`` or at ``expires_at``, whichever comes first.
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", String, nullable=False),
+    Column("annotator", String, nullable=False),
+    Column("reserved_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("released_at", Float, nullable=True),
+    Index("ix_reservations_open", "project_id", "released_at"),
+    Index("ix_reservations_item", "project_id", "item_id"),
 )
 
 
@@ -217,6 +233,21 @@ def _engine_for(path: Path):
     return engine
 
 
+def _add_reservations(conn) -> None:
+    metadata.create_all(conn, tables=[reservations])
+
+
+# Schema version -> the step that brings the version before it up to it.
+_MIGRATIONS = {2: _add_reservations}
+
+
+def _annotator_name(annotator: str) -> str:
+    annotator = (annotator or "").strip()
+    if not annotator:
+        raise StoreError("Every label needs an annotator name.")
+    return annotator
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40] or "project"
 
@@ -256,7 +287,10 @@ class Store:
                     f"{self.db_path}: was written by a newer sslabel (schema {version}, this "
                     f"one knows {SCHEMA_VERSION}); upgrade sslabel to open it."
                 )
-            # Later schema versions add their migration steps here, in order.
+            elif version < SCHEMA_VERSION:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    _MIGRATIONS[step](conn)
+                    conn.execute(insert(schema_info).values(version=step))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -371,6 +405,7 @@ class Store:
         project = self.open_project(key)
         with self.engine.begin() as conn:
             conn.execute(label_events.delete().where(label_events.c.project_id == project.id))
+            conn.execute(reservations.delete().where(reservations.c.project_id == project.id))
             conn.execute(
                 update(classes).where(classes.c.project_id == project.id).values(merged_into=None)
             )
@@ -556,9 +591,7 @@ class Project:
     def _write(self, rows, source, annotator, model_round, *, batch_id=None) -> list[int]:
         if source not in SOURCES or source == "undo":
             raise StoreError(f"Unknown label source {source!r}; use one of {SOURCES[:-1]}.")
-        annotator = (annotator or "").strip()
-        if not annotator:
-            raise StoreError("Every label needs an annotator name.")
+        annotator = _annotator_name(annotator)
         known_items = self.item_ids()
         class_ids = {c.name: c.id for c in self.classes()}
         values = []
@@ -590,6 +623,8 @@ class Project:
                 conn.execute(insert(label_events).values(**v)).inserted_primary_key[0]
                 for v in values
             ]
+            if source != "rejected":
+                self._release_items(conn, [v["item_id"] for v in values])
         return ids
 
     def undo(self, event_id: int, *, annotator: str) -> list[LabelEvent]:
@@ -643,27 +678,31 @@ class Project:
     def state(self) -> LabelState:
         """Labels derived from every event so far (new events are fetched and applied)."""
         with self._state_lock, self.engine.begin() as conn:
-            rows = conn.execute(
-                select(label_events)
-                .where(label_events.c.project_id == self.id)
-                .where(label_events.c.id > self._state.last_event_id)
-                .order_by(label_events.c.id)
-            ).mappings()
-            for r in rows:
-                self._state.apply(
-                    LabelEvent(
-                        id=r["id"],
-                        item_id=r["item_id"],
-                        class_id=r["class_id"],
-                        source=r["source"],
-                        annotator=r["annotator"],
-                        created_at=r["created_at"],
-                        model_round=r["model_round"],
-                        confidence=r["confidence"],
-                        batch_id=r["batch_id"],
-                        undoes=r["undoes"],
-                    )
+            return self._catch_up(conn)
+
+    def _catch_up(self, conn) -> LabelState:
+        """Apply the events committed since the last call; the caller holds ``_state_lock``."""
+        rows = conn.execute(
+            select(label_events)
+            .where(label_events.c.project_id == self.id)
+            .where(label_events.c.id > self._state.last_event_id)
+            .order_by(label_events.c.id)
+        ).mappings()
+        for r in rows:
+            self._state.apply(
+                LabelEvent(
+                    id=r["id"],
+                    item_id=r["item_id"],
+                    class_id=r["class_id"],
+                    source=r["source"],
+                    annotator=r["annotator"],
+                    created_at=r["created_at"],
+                    model_round=r["model_round"],
+                    confidence=r["confidence"],
+                    batch_id=r["batch_id"],
+                    undoes=r["undoes"],
                 )
+            )
         return self._state
 
     def labels(self) -> dict[str, str]:
@@ -686,6 +725,186 @@ class Project:
         ]
         columns = [*LabelEvent.__dataclass_fields__, "class_name", "undone"]
         return pd.DataFrame(rows, columns=columns)
+
+    # Reservations -------------------------------------------------------------
+
+    def reserve_next(
+        self, candidates: Iterable[str], *, annotator: str, ttl: float = 300.0
+    ) -> str | None:
+        """Reserve for ``annotator`` the first candidate nobody else holds; return its id.
+
+        In one write transaction: the first item of ``candidates`` that is not
+        labeled and not reserved by another annotator (with a reservation that
+        has not expired) is reserved for ``annotator`` for ``ttl`` seconds, and
+        the reservation this annotator held before is released. Asking again
+        for the item one holds extends its reservation. Labeling an item
+        releases its reservation, in the transaction that writes the label.
+
+        Parameters
+        ----------
+        candidates : iterable of str
+            Item ids, most wanted first (e.g. the next items the model would ask
+            about). Read lazily, only until one is free.
+        annotator : str
+            Who will label it.
+        ttl : float, default=300.0
+            Seconds after which the reservation lapses if the item is not labeled.
+
+        Returns
+        -------
+        str or None
+            The reserved item id, or None when every candidate is taken or labeled
+            (the annotator then holds nothing).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sslcore.demos import load_demo
+        >>> moons = load_demo("moons")
+        >>> p = Store(tempfile.mkdtemp()).create_project("m", moons, import_labels=False)
+        >>> p.reserve_next(["point-0001", "point-0002"], annotator="ann")
+        'point-0001'
+        >>> p.reserve_next(["point-0001", "point-0002"], annotator="bob")
+        'point-0002'
+        >>> sorted(p.reservations())
+        ['point-0001', 'point-0002']
+        """
+        annotator = _annotator_name(annotator)
+        if not ttl > 0:
+            raise StoreError(f"A reservation needs a positive time to live, not {ttl!r}.")
+        # The state lock is taken before the database lock, as in state().
+        with self._state_lock, self.engine.begin() as conn:
+            now = time.time()
+            conn.execute(  # lapsed holds are closed, keeping the open ones few
+                update(reservations)
+                .where(reservations.c.project_id == self.id)
+                .where(reservations.c.released_at.is_(None))
+                .where(reservations.c.expires_at <= now)
+                .values(released_at=reservations.c.expires_at)
+            )
+            labeled = self._catch_up(conn).labels
+            held = self._open_reservations(conn, now)
+            taken = {item for item, (who, _) in held.items() if who != annotator}
+            mine = {item for item, (who, _) in held.items() if who == annotator}
+            chosen = next((c for c in candidates if c not in taken and c not in labeled), None)
+            others = mine - {chosen}
+            if others:
+                conn.execute(
+                    update(reservations)
+                    .where(reservations.c.project_id == self.id)
+                    .where(reservations.c.annotator == annotator)
+                    .where(reservations.c.item_id.in_(others))
+                    .where(reservations.c.released_at.is_(None))
+                    .values(released_at=now)
+                )
+            if chosen is None:
+                return None
+            if chosen in mine:
+                conn.execute(
+                    update(reservations)
+                    .where(reservations.c.project_id == self.id)
+                    .where(reservations.c.annotator == annotator)
+                    .where(reservations.c.item_id == chosen)
+                    .where(reservations.c.released_at.is_(None))
+                    .values(expires_at=now + ttl)
+                )
+            else:
+                conn.execute(
+                    insert(reservations).values(
+                        project_id=self.id,
+                        item_id=chosen,
+                        annotator=annotator,
+                        reserved_at=now,
+                        expires_at=now + ttl,
+                    )
+                )
+        return chosen
+
+    def release(self, annotator: str) -> None:
+        """Release every reservation ``annotator`` holds in this project.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sslcore.demos import load_demo
+        >>> moons = load_demo("moons")
+        >>> p = Store(tempfile.mkdtemp()).create_project("m", moons, import_labels=False)
+        >>> p.reserve_next(["point-0001"], annotator="ann")
+        'point-0001'
+        >>> p.release("ann")
+        >>> p.reservations()
+        {}
+        """
+        annotator = _annotator_name(annotator)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(reservations)
+                .where(reservations.c.project_id == self.id)
+                .where(reservations.c.annotator == annotator)
+                .where(reservations.c.released_at.is_(None))
+                .values(released_at=time.time())
+            )
+
+    def reservations(self) -> dict[str, tuple[str, float]]:
+        """Item id to (annotator, expires_at) for every reservation still running.
+
+        ``expires_at`` is a Unix time in seconds.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sslcore.demos import load_demo
+        >>> moons = load_demo("moons")
+        >>> p = Store(tempfile.mkdtemp()).create_project("m", moons, import_labels=False)
+        >>> p.reserve_next(["point-0001"], annotator="ann", ttl=60)
+        'point-0001'
+        >>> p.reservations()["point-0001"][0]
+        'ann'
+        """
+        with self.engine.begin() as conn:
+            return self._open_reservations(conn, time.time())
+
+    def reservation_log(self) -> pd.DataFrame:
+        """Every reservation ever granted, oldest first: item_id, annotator,
+        reserved_at, expires_at, released_at (empty while it runs or if it lapsed)."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(
+                    reservations.c.item_id,
+                    reservations.c.annotator,
+                    reservations.c.reserved_at,
+                    reservations.c.expires_at,
+                    reservations.c.released_at,
+                )
+                .where(reservations.c.project_id == self.id)
+                .order_by(reservations.c.id)
+            ).all()
+        return pd.DataFrame(
+            rows, columns=["item_id", "annotator", "reserved_at", "expires_at", "released_at"]
+        )
+
+    def _open_reservations(self, conn, now: float) -> dict[str, tuple[str, float]]:
+        rows = conn.execute(
+            select(reservations.c.item_id, reservations.c.annotator, reservations.c.expires_at)
+            .where(reservations.c.project_id == self.id)
+            .where(reservations.c.released_at.is_(None))
+            .where(reservations.c.expires_at > now)
+        ).all()
+        return {item: (who, expires) for item, who, expires in rows}
+
+    def _release_items(self, conn, item_ids: list[str]) -> None:
+        """End the running reservations of these items (called inside a label's transaction)."""
+        now = time.time()
+        open_rows = (
+            update(reservations)
+            .where(reservations.c.project_id == self.id)
+            .where(reservations.c.released_at.is_(None))
+            .where(reservations.c.expires_at > now)
+        )
+        unique = list(dict.fromkeys(item_ids))
+        for start in range(0, len(unique), 500):  # SQLite caps the parameters of one statement
+            chunk = unique[start : start + 500]
+            conn.execute(open_rows.where(reservations.c.item_id.in_(chunk)).values(released_at=now))
 
     def update_settings(self, **values) -> None:
         self.settings = {**self.settings, **values}
