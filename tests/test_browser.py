@@ -1,6 +1,7 @@
 """End-to-end tests in a real headless Chromium (Debian's package), driven by Playwright."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -130,3 +131,113 @@ def test_projects_page_and_a_bad_upload(server, page, tmp_path):
     error.wait_for(timeout=30_000)
     assert "latin1.csv" in error.inner_text()
     _shot(page, "projects-bad-upload")
+
+
+def _open(page, url: str, path: str, project: str) -> None:
+    """Open a page of the studio and pick ``project`` in the sidebar."""
+    page.goto(f"{url}/{path}")
+    picker = page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").first
+    picker.wait_for(timeout=60_000)
+    if project not in picker.inner_text():
+        picker.click()
+        page.get_by_role("option", name=project, exact=True).click()
+    title = page.get_by_text(f"· {project}").first
+    title.wait_for(timeout=60_000)
+    _wait_idle(page)
+    title.click()  # move the keyboard focus off the project picker
+
+
+def _label_moons(data_dir, n: int = 6) -> None:
+    from sslcore.demos import load_demo
+
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    truth = load_demo("moons").items.set_index("item_id")["label"]
+    for item_id in truth.index[:n]:
+        project.label(item_id, truth[item_id], annotator="setup")
+
+
+def test_review_accept_reject_and_bulk_accept(server, page):
+    url, data_dir = server
+    _label_moons(data_dir)
+    _open(page, url, "review", DEMO_PREFIX + "moons")
+    page.get_by_role("button", name="Accept").first.wait_for(timeout=60_000)
+    _shot(page, "review")
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    before = len(project.events())
+    page.keyboard.press("a")
+    deadline = time.monotonic() + 30
+    while len(project.events()) == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert project.events()["source"].iloc[-1] == "accepted", project.events().tail(3)
+    _wait_idle(page)
+    page.keyboard.press("x")
+    deadline = time.monotonic() + 30
+    while not project.rejections() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(project.rejections()) == 1
+    _wait_idle(page)
+    labeled = len(project.labels())
+    bulk = page.get_by_role("button", name=re.compile(r"^Accept [\d,]+ as "))
+    count = int(re.search(r"Accept ([\d,]+) as", bulk.inner_text()).group(1).replace(",", ""))
+    assert count > 0
+    bulk.click()
+    page.get_by_role("button", name="Undo this bulk accept").wait_for(timeout=30_000)
+    assert len(project.labels()) == labeled + count
+    assert set(project.events()["source"].iloc[-count:]) == {"bulk"}
+
+
+def test_lasso_on_the_map_labels_the_selection(server, page):
+    url, data_dir = server
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    if not project.labels():
+        _label_moons(data_dir)
+    _open(page, url, "map", DEMO_PREFIX + "moons")
+    plot = page.locator(".js-plotly-plot .nsewdrag").first
+    plot.wait_for(timeout=60_000)
+    _shot(page, "map")
+    box = plot.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05
+    x1, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0)]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    heading = page.get_by_text(re.compile(r"^[\d,]+ items selected$"))
+    heading.wait_for(timeout=30_000)
+    selected = int(heading.inner_text().split()[0].replace(",", ""))
+    assert selected > 0
+    before = len(project.labels())
+    page.get_by_role("button", name=re.compile(r"^Label [\d,]+ items$")).click()
+    page.get_by_text(re.compile(r"^Labeled [\d,]+ items as ")).wait_for(timeout=30_000)
+    batch = project.events().iloc[-selected:]
+    assert set(batch["source"]) == {"human"} and batch["batch_id"].nunique() == 1
+    assert len(project.labels()) >= before  # relabels of labeled points do not add items
+    _shot(page, "map-selection")
+
+
+def test_download_the_export(server, page):
+    url, data_dir = server
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    if not project.labels():
+        _label_moons(data_dir)
+    _open(page, url, "export", DEMO_PREFIX + "moons")
+    _shot(page, "export")
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Download CSV").click()
+    import pandas as pd
+
+    table = pd.read_csv(download.value.path(), dtype={"label": str})
+    assert len(table) == 1000
+    labels = project.labels()
+    exported = table.dropna(subset=["label"]).set_index("item_id")["label"].to_dict()
+    assert exported == labels
+    assert set(table.dropna(subset=["label"])["source"]) <= {"human", "accepted", "bulk"}
+
+
+def test_screenshots_of_the_other_pages(server, page):
+    url, _ = server
+    for path in ("insights",):
+        _open(page, url, path, DEMO_PREFIX + "moons")
+        assert page.locator("[data-testid=stException]").count() == 0
+        _shot(page, path)
