@@ -239,8 +239,9 @@ def dataset_from_table(
     """Build a dataset from a table and the columns the user picked.
 
     Give ``text_column`` for text items, or ``feature_columns`` for tabular
-    items (numbers, or categories that are one-hot encoded later). Without
-    ``id_column`` the row number (from 1) is the id.
+    items (numbers, or categories that are one-hot encoded later). With
+    neither, a table with one column besides the id and label columns is
+    read as text. Without ``id_column`` the row number (from 1) is the id.
 
     Examples
     --------
@@ -250,6 +251,8 @@ def dataset_from_table(
     >>> list(ds.labels)
     ['-1', None]
     """
+    if not text_column and not feature_columns:
+        text_column = _only_other_column(table, id_column, label_column)
     if bool(text_column) == bool(feature_columns):
         raise DataError(
             f"{name}: pick either a text column or one or more feature columns "
@@ -270,6 +273,12 @@ def dataset_from_table(
         kind, features = "tabular", tuple(feature_columns)
     items[LABEL] = _labels(table[label_column], name) if label_column else None
     return Dataset(Path(name).stem, kind, items, features)
+
+
+def _only_other_column(table: pd.DataFrame, *picked: str | None) -> str | None:
+    """The text column when the user picked none and exactly one other column is left."""
+    others = [c for c in table.columns if c not in picked]
+    return others[0] if len(others) == 1 else None
 
 
 def _column_list(table: pd.DataFrame) -> str:

@@ -305,3 +305,15 @@ def test_sms_file_imports_with_its_two_classes(sms_path):
     assert ds.n_items == 5574
     assert ds.classes == ["ham", "spam"]
     assert (ds.items["text"].str.len() > 0).all()
+
+
+def test_the_only_other_column_is_the_text(tmp_path):
+    path = tmp_path / "two.tsv"
+    path.write_text("Label\tSMS\nham\thello there\nspam\tWIN now\n", encoding="utf-8")
+    dataset = load_file(path, label_column="Label")
+    assert dataset.kind == "text"
+    assert list(dataset.items["text"]) == ["hello there", "WIN now"]
+    wide = tmp_path / "three.csv"
+    wide.write_text("a,b,label\n1,2,x\n", encoding="utf-8")
+    with pytest.raises(DataError, match="pick either a text column"):
+        load_file(wide, label_column="label")
