@@ -35,17 +35,19 @@ def shortcuts(names: list[str]) -> list[str | None]:
 
 
 def pick_next() -> None:
-    """Ask the model for the next item (and why), passing over items skipped this session."""
+    """Ask the model for the next item (and why) and reserve it for this annotator, passing
+    over items skipped this session and items other annotators hold."""
     model, _ = refresh(project)
     skipped = st.session_state.setdefault(SKIPPED, set())
     queue = review_queue(project.id)
     while queue:
         item_id = queue.pop(0)
-        if not model.engine.labeled[model.engine.position(item_id)]:
+        if project.reserve_next([item_id], annotator=annotator()) == item_id:
             st.session_state[CURRENT] = Suggestion(item_id, 0.0, "You queued it from the map.")
             return
+    held_by_others = len(project.reservations())
     try:
-        batch = model.engine.query(strategy, len(skipped) + 1, seed=model.round)
+        batch = model.engine.query(strategy, len(skipped) + held_by_others + 1, seed=model.round)
     except PoolExhaustedError:
         st.session_state[CURRENT] = None
         return
@@ -53,7 +55,8 @@ def pick_next() -> None:
     if not fresh:  # only skipped items are left: offer them again
         skipped.clear()
         fresh = batch
-    st.session_state[CURRENT] = fresh[0]
+    chosen = project.reserve_next([s.item_id for s in fresh], annotator=annotator())
+    st.session_state[CURRENT] = next((s for s in fresh if s.item_id == chosen), None)
 
 
 def give_label(item_id: str, class_name: str) -> None:
@@ -95,7 +98,11 @@ st.progress(
 )
 
 if suggestion is None:
-    st.success("Every item is labeled.")
+    if done < total:
+        st.info("Every item left is being labeled by someone else right now.")
+        st.button("Look again", on_click=pick_next)
+    else:
+        st.success("Every item is labeled.")
     st.button("Undo last", on_click=undo, shortcut="U")
     st.stop()
 

@@ -200,3 +200,16 @@ def test_insights_page_estimates_accuracy(data_dir):
     assert curve["labels"].iloc[-1] == 24
     assert curve["accuracy"].between(0, 1).all()
     assert curve["accuracy"].iloc[-1] > 0.8  # moons with 24 labels is an easy case
+
+
+def test_two_annotators_are_never_shown_the_same_item(data_dir):
+    first = run_page("pages/label.py", DEMO_PREFIX + "digits")
+    second = AppTest.from_file(str(ROOT / "pages/label.py"), default_timeout=60)
+    second.session_state["project_name"] = DEMO_PREFIX + "digits"
+    second.session_state["annotator"] = "someone else"
+    second.run()
+    mine = first.session_state["current-item-1"].item_id
+    theirs = second.session_state["current-item-1"].item_id
+    assert mine != theirs
+    held = Store(data_dir).open_project(DEMO_PREFIX + "digits").reservations()
+    assert held[mine][0] == "tester" and held[theirs][0] == "someone else"
