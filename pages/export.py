@@ -4,15 +4,12 @@ import streamlit as st
 
 from sslcore.export import FORMATS, export_table, to_bytes
 from ui.model import model_file, predictions_table
-from ui.state import sidebar
+from ui.state import require_project
 
 MODEL_KEY = "trained-model"
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "jsonl": "application/jsonl"}
 
-project = sidebar()
-if project is None:
-    st.info("No project yet: create one on **Projects and data**.")
-    st.stop()
+project = require_project()
 
 st.title(f"Export · {project.name}")
 include_model = st.toggle(

@@ -13,14 +13,11 @@ from sslcore.insights import (
     next_labels_gain,
 )
 from ui.model import refresh
-from ui.state import sidebar
+from ui.state import require_project
 
 CURVE_KEY = "learning-curve"
 
-project = sidebar()
-if project is None:
-    st.info("No project yet: create one on **Projects and data**.")
-    st.stop()
+project = require_project()
 
 st.title(f"Insights · {project.name}")
 model, predictions = refresh(project)

@@ -6,12 +6,9 @@ from sslcore.active import Suggestion
 from sslcore.errors import PoolExhaustedError
 from ui.components import review_queue, show_item, strategy_picker
 from ui.model import refresh
-from ui.state import annotator, sidebar
+from ui.state import annotator, require_project
 
-project = sidebar()
-if project is None:
-    st.info("No project yet: create one on **Projects and data**.")
-    st.stop()
+project = require_project()
 strategy = strategy_picker()
 
 CURRENT = f"current-item-{project.id}"

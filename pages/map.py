@@ -7,12 +7,9 @@ from sslcore.projection import decision_field
 from ui.charts import COLOR_BY, hover_texts, map_figure
 from ui.components import review_queue, show_item
 from ui.model import map_coords, refresh
-from ui.state import annotator, sidebar
+from ui.state import annotator, require_project
 
-project = sidebar()
-if project is None:
-    st.info("No project yet: create one on **Projects and data**.")
-    st.stop()
+project = require_project()
 
 st.title(f"Map · {project.name}")
 model, predictions = refresh(project)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS, load_demo
+from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS
 from sslcore.errors import DataError, StoreError
 from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, read_table
-from sslcore.store import PALETTE
+from sslcore.store import PALETTE, create_demo_project
 from ui.state import PROJECT_KEY, forget_project, get_store, open_project_next, sidebar
 
 NO_COLUMN = "(none)"
@@ -42,14 +42,7 @@ with from_demo:
     demo_name = st.text_input("Project name", value=f"{demo} demo", key="demo_name")
     if st.button("Create demo project", type="primary"):
         try:
-            dataset = load_demo(demo)
-            store.create_project(
-                demo_name,
-                dataset,
-                import_labels=False,
-                class_names=dataset.classes,
-                settings={"demo": demo},
-            )
+            create_demo_project(store, demo, demo_name)
             _created(demo_name.strip())
         except StoreError as exc:
             st.error(str(exc))

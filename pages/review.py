@@ -5,15 +5,12 @@ import streamlit as st
 
 from ui.components import show_item
 from ui.model import refresh
-from ui.state import annotator, sidebar
+from ui.state import annotator, require_project
 
 ALL = "(every class)"
 LAST_BULK = "last-bulk"
 
-project = sidebar()
-if project is None:
-    st.info("No project yet: create one on **Projects and data**.")
-    st.stop()
+project = require_project()
 
 st.title(f"Review suggestions · {project.name}")
 model, predictions = refresh(project)

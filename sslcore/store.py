@@ -924,7 +924,7 @@ def ensure_demo_projects(store: Store, names: Iterable[str] | None = None) -> li
 
     Returns the names of the projects created.
     """
-    from .demos import DEMOS, load_demo
+    from .demos import DEMOS
 
     created = []
     existing = set(store.project_names())
@@ -932,16 +932,19 @@ def ensure_demo_projects(store: Store, names: Iterable[str] | None = None) -> li
         name = DEMO_PREFIX + demo
         if name in existing:
             continue
-        dataset = load_demo(demo)
         try:
-            store.create_project(
-                name,
-                dataset,
-                import_labels=False,
-                class_names=dataset.classes,
-                settings={"demo": demo},
-            )
+            create_demo_project(store, demo, name)
         except StoreError:  # another process created it meanwhile
             continue
         created.append(name)
     return created
+
+
+def create_demo_project(store: Store, demo: str, name: str) -> Project:
+    """A project holding a built-in demo with its classes and zero labels."""
+    from .demos import load_demo
+
+    dataset = load_demo(demo)
+    return store.create_project(
+        name, dataset, import_labels=False, class_names=dataset.classes, settings={"demo": demo}
+    )

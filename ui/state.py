@@ -99,6 +99,15 @@ def sidebar() -> Project | None:
     return current_project()
 
 
+def require_project() -> Project:
+    """The sidebar, and the open project; pages that need one stop here when there is none."""
+    project = sidebar()
+    if project is None:
+        st.info("No project yet: create one on Projects and data.")
+        st.stop()
+    return project
+
+
 def open_project_next(name: str, message: str) -> None:
     """Switch the sidebar to ``name`` on the next run and show ``message`` once."""
     st.session_state[PENDING_PROJECT_KEY] = name
