@@ -3,6 +3,7 @@
 import streamlit as st
 
 from sslcore.export import FORMATS, export_table, to_bytes
+from ui.components import md
 from ui.model import model_file, predictions_table
 from ui.state import require_project
 
@@ -11,7 +12,7 @@ MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "jsonl": "appl
 
 project = require_project()
 
-st.title(f"Export · {project.name}")
+st.title(f"Export · {md(project.name)}")
 include_model = st.toggle(
     "Fill unlabeled items with the model's prediction (source 'model')", value=False
 )

@@ -12,6 +12,7 @@ from sslcore.insights import (
     learning_curve,
     next_labels_gain,
 )
+from ui.components import md
 from ui.model import refresh
 from ui.state import require_project
 
@@ -19,7 +20,7 @@ CURVE_KEY = "learning-curve"
 
 project = require_project()
 
-st.title(f"Insights · {project.name}")
+st.title(f"Insights · {md(project.name)}")
 model, predictions = refresh(project)
 events = project.events()
 human = np.array([h is not None for h in predictions.human])

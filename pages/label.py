@@ -4,7 +4,7 @@ import streamlit as st
 
 from sslcore.active import Suggestion
 from sslcore.errors import PoolExhaustedError
-from ui.components import review_queue, show_item, strategy_picker
+from ui.components import md, review_queue, show_item, strategy_picker
 from ui.model import refresh
 from ui.state import annotator, require_project
 
@@ -78,7 +78,7 @@ def undo() -> None:
     st.session_state[CURRENT] = Suggestion(undone[0].item_id, 0.0, "You undid its label.")
 
 
-st.title(f"Label · {project.name}")
+st.title(f"Label · {md(project.name)}")
 if not classes:
     st.warning("This project has no classes yet: add them on **Projects and data**.")
     st.stop()
@@ -108,7 +108,7 @@ position = model.engine.position(item_id)
 row = dataset.items.iloc[position].to_dict()
 left, right = st.columns([3, 2])
 with left:
-    st.caption(f"Item {item_id}")
+    st.caption(f"Item {md(item_id)}")
     show_item(row, dataset.kind, dataset.feature_columns)
 with right:
     st.caption("Why this item")
@@ -122,7 +122,7 @@ with right:
 buttons = st.columns(min(len(classes), 5))
 for position, (class_name, key) in enumerate(zip(classes, shortcuts(classes), strict=True)):
     buttons[position % len(buttons)].button(
-        class_name,
+        md(class_name),
         key=f"class-{position}",
         on_click=give_label,
         args=(item_id, class_name),

@@ -5,13 +5,13 @@ import streamlit as st
 
 from sslcore.projection import decision_field
 from ui.charts import COLOR_BY, hover_texts, map_figure
-from ui.components import review_queue, show_item
+from ui.components import md, review_queue, show_item
 from ui.model import map_coords, refresh
 from ui.state import annotator, require_project
 
 project = require_project()
 
-st.title(f"Map · {project.name}")
+st.title(f"Map · {md(project.name)}")
 model, predictions = refresh(project)
 dataset = project.dataset()
 coords, method = map_coords(project)
@@ -57,7 +57,7 @@ label_col, button_col, queue_col = st.columns([2, 1, 1])
 target = label_col.selectbox("Label the selection as", project.class_names(), key="lasso_class")
 if button_col.button(f"Label {len(selected):,} items", type="primary", key="lasso_label"):
     project.label_many(((i, target) for i in selected), annotator=annotator(), source="human")
-    st.success(f"Labeled {len(selected):,} items as {target}. Undo on the Label page (U).")
+    st.success(f"Labeled {len(selected):,} items as {md(target)}. Undo on the Label page (U).")
 if queue_col.button("Queue for review", key="lasso_queue"):
     queue = review_queue(project.id)
     queue.extend(i for i in selected if i not in queue)

@@ -9,6 +9,7 @@ from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS
 from sslcore.errors import DataError, StoreError
 from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, read_table
 from sslcore.store import PALETTE, create_demo_project
+from ui.components import md
 from ui.state import PROJECT_KEY, forget_project, get_store, open_project_next, sidebar
 
 NO_COLUMN = "(none)"
@@ -31,7 +32,7 @@ else:
 
 
 def _created(project_name: str) -> None:
-    open_project_next(project_name, f"Created project {project_name!r}. Open Label to start.")
+    open_project_next(project_name, f"Created project {md(project_name)}. Open Label to start.")
 
 
 st.header("New project")
@@ -61,7 +62,9 @@ with from_file:
                     path = Path(tmp) / "upload.zip"
                     path.write_bytes(upload.getvalue())
                     dataset = load_images(path, name=safe_name)
-                st.write(f"{dataset.n_items} images, classes: {', '.join(dataset.classes) or '-'}")
+                st.write(
+                    f"{dataset.n_items} images, classes: {md(', '.join(dataset.classes)) or '-'}"
+                )
                 st.caption(f"Image types read: {', '.join(IMAGE_SUFFIXES)}")
                 table = None
             else:
@@ -149,7 +152,7 @@ if len(names) > 1:
                 st.error(str(exc))
 
 with st.expander("Delete this project"):
-    st.write(f"Deletes {project.name!r}, its items and every label. This cannot be undone.")
+    st.write(f"Deletes {md(project.name)}, its items and every label. This cannot be undone.")
     if st.button("Delete project", type="secondary"):
         store.delete_project(project.id)
         forget_project(project.name)

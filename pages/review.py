@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui.components import show_item
+from ui.components import md, show_item
 from ui.model import refresh
 from ui.state import annotator, require_project
 
@@ -12,7 +12,7 @@ LAST_BULK = "last-bulk"
 
 project = require_project()
 
-st.title(f"Review suggestions · {project.name}")
+st.title(f"Review suggestions · {md(project.name)}")
 model, predictions = refresh(project)
 dataset = project.dataset()
 if predictions.proba.shape[1] == 0:
@@ -69,8 +69,8 @@ with suggestions:
         st.success("No suggestions left for this class.")
     else:
         top = table.iloc[0]
-        st.subheader(f"Suggested: {top['class']} ({top['confidence']:.0%} confident)")
-        st.caption(f"Item {top['item_id']} · ranked first of the {len(table):,} most confident")
+        st.subheader(f"Suggested: {md(top['class'])} ({top['confidence']:.0%} confident)")
+        st.caption(f"Item {md(top['item_id'])} · ranked first of the {len(table):,} most confident")
         show_item(item_row(top["item_id"]), dataset.kind, dataset.feature_columns)
         args = (top["item_id"], top["class"], float(top["confidence"]))
         left, right, _ = st.columns([1, 1, 3])
@@ -81,7 +81,7 @@ with suggestions:
         st.caption("Keys: A accepts, X rejects. A rejected class is never suggested again for "
                    "that item and weighs less around it.")  # fmt: skip
         if top["support"]:
-            st.caption(f"Why: the nearest items people labeled {top['class']}")
+            st.caption(f"Why: the nearest items people labeled {md(top['class'])}")
             for column, support_id in zip(st.columns(len(top["support"])), top["support"],
                                           strict=True):  # fmt: skip
                 with column:
@@ -99,14 +99,14 @@ with suggestions:
         }
     )[~model.engine.labeled]
     selected = every[(every["class"] == bulk_class) & (every["confidence"] >= threshold)]
-    st.write(f"{len(selected):,} unlabeled items are predicted {bulk_class} with at least "
+    st.write(f"{len(selected):,} unlabeled items are predicted {md(bulk_class)} with at least "
              f"{threshold:.0%} confidence. A sample:")  # fmt: skip
     sample = selected.sample(min(5, len(selected)), random_state=0) if len(selected) else selected
     if len(sample):
         for column, item_id in zip(st.columns(len(sample)), sample["item_id"], strict=True):
             with column:
                 show_item(item_row(item_id), dataset.kind, dataset.feature_columns)
-    st.button(f"Accept {len(selected):,} as {bulk_class}", on_click=bulk_accept,
+    st.button(f"Accept {len(selected):,} as {md(bulk_class)}", on_click=bulk_accept,
               args=(selected,), disabled=selected.empty, key="bulk_accept")  # fmt: skip
     if LAST_BULK in st.session_state:
         _, count = st.session_state[LAST_BULK]
@@ -119,12 +119,12 @@ with mistakes:
         st.success("The model agrees with every human label.")
     for mistake in found[:20]:
         st.divider()
-        st.caption(f"Item {mistake.item_id}")
+        st.caption(f"Item {md(mistake.item_id)}")
         show_item(item_row(mistake.item_id), dataset.kind, dataset.feature_columns)
         st.text(f"Labeled {mistake.given}; its neighbourhood says {mistake.predicted} "
                 f"({mistake.confidence:.0%}).")  # fmt: skip
         st.button(
-            f"Change to {mistake.predicted}",
+            f"Change to {md(mistake.predicted)}",
             key=f"fix-{mistake.item_id}",
             on_click=lambda m=mistake: project.label(m.item_id, m.predicted, annotator=annotator()),
         )

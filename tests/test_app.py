@@ -213,3 +213,24 @@ def test_two_annotators_are_never_shown_the_same_item(data_dir):
     assert mine != theirs
     held = Store(data_dir).open_project(DEMO_PREFIX + "digits").reservations()
     assert held[mine][0] == "tester" and held[theirs][0] == "someone else"
+
+
+def test_user_strings_are_inert_in_markdown(data_dir):
+    """Class names, ids and project names never become links, images or HTML."""
+    import pandas as pd
+
+    from sslcore.dataset import Dataset
+
+    evil = "![x](http://example.com/a.png)"
+    items = pd.DataFrame({"item_id": ["[id](http://example.com)"], "text": ["hi"],
+                          "label": [None]})  # fmt: skip
+    project = Store(data_dir).create_project(
+        "**bold** <b>p</b>", Dataset("d", "text", items), class_names=[evil, "<b>x</b>"]
+    )
+    at = run_page("pages/label.py", project.name)
+    assert not at.exception
+    labels = [b.label for b in at.button]
+    assert r"\!\[x\]\(http\://example\.com/a\.png\)" in labels
+    assert r"\<b\>x\</b\>" in labels
+    assert at.title[0].value.endswith(r"\*\*bold\*\* \<b\>p\</b\>")
+    assert r"Item \[id\]\(http\://example\.com\)" in [c.value for c in at.caption]

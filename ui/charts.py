@@ -74,6 +74,7 @@ def map_figure(
     def add(positions, name, color, symbol, size, line=0, colorscale=None):
         if positions.size == 0:
             return
+        name = html.escape(name)  # plotly renders some HTML in legends and hover boxes
         marker = dict(color=color, symbol=symbol, size=size, line=dict(width=line, color="#222"))
         if colorscale:
             marker.update(colorscale=colorscale, cmin=0, cmax=1, colorbar=dict(title="conf."))
@@ -86,7 +87,7 @@ def map_figure(
                 marker=marker,
                 customdata=item_ids[positions],
                 text=[hover[p] for p in positions],
-                hovertemplate="%{customdata}<br>%{text}<extra>" + html.escape(name) + "</extra>",
+                hovertemplate="%{customdata}<br>%{text}<extra>" + name + "</extra>",
             )
         )
 

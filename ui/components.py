@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pandas as pd
 import streamlit as st
@@ -37,6 +38,15 @@ def strategy_picker(key: str = "strategy") -> str:
         help="How the next item to label is chosen. Before two classes have labels, the "
         "uncertainty strategies pick representative, diverse items.",
     )
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md(value) -> str:
+    """A user's string (project, class or item name) made inert inside Streamlit markdown:
+    no link, image, emphasis or HTML in it takes effect."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
 
 
 def show_item(row: dict, kind: str, feature_columns=()) -> None:
