@@ -16,11 +16,13 @@ import streamlit as st
 
 from sslcore.cache import fingerprint
 from sslcore.engine import Engine, Predictions
+from sslcore.errors import DataError
 from sslcore.export import model_bytes, train_model
 from sslcore.features import featurize
 from sslcore.graph import build_knn_graph
 from sslcore.projection import project_2d
 from sslcore.store import Project
+from ui.components import md
 
 N_NEIGHBORS = 10
 
@@ -55,6 +57,16 @@ def get_model(project: Project) -> ProjectModel:
     registry = _registry(project)
     if project.id in registry:
         return registry[project.id]
+    try:
+        model = _build(project)
+    except DataError as exc:
+        st.error(f"The model cannot be built for this project: {md(exc)}")
+        st.stop()
+    registry[project.id] = model
+    return model
+
+
+def _build(project: Project) -> ProjectModel:
     with st.status("Preparing the model (first time only)…", expanded=True) as status:
         bar = st.progress(0.0)
 
@@ -72,9 +84,7 @@ def get_model(project: Project) -> ProjectModel:
         )  # fmt: skip
         engine = Engine(dataset.ids, features, graph=graph)
         status.update(label="Model ready", state="complete", expanded=False)
-    model = ProjectModel(engine, features, key)
-    registry[project.id] = model
-    return model
+    return ProjectModel(engine, features, key)
 
 
 def refresh(project: Project) -> tuple[ProjectModel, Predictions]:
