@@ -567,9 +567,10 @@ class Project:
         confidence: float | None = None,
     ) -> int:
         """Record that a person rejected the suggestion ``class_name`` for an item."""
-        return self._write([(item_id, class_name, confidence)], "rejected", annotator, model_round)[
-            0
-        ]
+        (event_id,) = self._write(
+            [(item_id, class_name, confidence)], "rejected", annotator, model_round
+        )
+        return event_id
 
     def label_many(
         self,
