@@ -10,6 +10,7 @@ from sslcore.errors import DataError, StoreError
 from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, read_table
 from sslcore.store import PALETTE, create_demo_project
 from ui.components import md
+from ui.model import forget_model
 from ui.state import PROJECT_KEY, forget_project, get_store, open_project_next, sidebar
 
 NO_COLUMN = "(none)"
@@ -155,6 +156,7 @@ with st.expander("Delete this project"):
     st.write(f"Deletes {md(project.name)}, its items and every label. This cannot be undone.")
     if st.button("Delete project", type="secondary"):
         store.delete_project(project.id)
+        forget_model(project)
         forget_project(project.name)
         st.session_state.pop(PROJECT_KEY, None)
         st.rerun()

@@ -78,6 +78,7 @@ projects = Table(
     Column("settings", Text, nullable=False, default="{}"),
     Column("folder", String, nullable=False),
     Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,  # a deleted project's id is never handed out again
 )
 
 classes = Table(
@@ -107,6 +108,7 @@ label_events = Table(
     Column("batch_id", String, nullable=True),
     Column("undoes", Integer, ForeignKey("label_events.id"), nullable=True),
     Index("ix_events_project_item", "project_id", "item_id"),
+    sqlite_autoincrement=True,  # undo events point at event ids: never reuse one
 )
 
 # One row per grant, kept after release as a record of who held which item when.

@@ -379,3 +379,12 @@ def test_data_dir_defaults_to_data_in_the_working_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("SSLABEL_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     assert default_data_dir() == tmp_path / "data"
+
+
+def test_a_deleted_projects_id_is_not_reused(store):
+    from sslcore.demos import load_demo
+
+    first = store.create_project("one", load_demo("moons"))
+    store.delete_project(first.id)
+    second = store.create_project("two", load_demo("moons"))
+    assert second.id != first.id

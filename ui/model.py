@@ -66,6 +66,11 @@ def get_model(project: Project) -> ProjectModel:
     return model
 
 
+def forget_model(project: Project) -> None:
+    """Drop a project's model (after the project was deleted)."""
+    _registry(project).pop(project.id, None)
+
+
 def _build(project: Project) -> ProjectModel:
     with st.status("Preparing the model (first time only)…", expanded=True) as status:
         bar = st.progress(0.0)
