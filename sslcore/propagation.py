@@ -39,6 +39,10 @@ class SpreadingState:
     hard_clamp : bool
         Keep labeled rows fixed at their label (label propagation) instead of
         letting neighbours pull on them.
+    dtype : numpy dtype, default=float64
+        Precision of ``S`` and of the solution. ``float32`` halves the memory
+        traffic of a sweep, for large graphs that run a bounded number of
+        sweeps per update rather than solving to a tight tolerance.
 
     Examples
     --------
@@ -49,16 +53,24 @@ class SpreadingState:
     [0.583, 0.236, 0.083]
     """
 
-    def __init__(self, S: sp.spmatrix, *, alpha: float = 0.99, hard_clamp: bool = False):
+    def __init__(
+        self,
+        S: sp.spmatrix,
+        *,
+        alpha: float = 0.99,
+        hard_clamp: bool = False,
+        dtype=np.float64,
+    ):
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha}")
-        self.S = sp.csr_matrix(S, dtype=np.float64)
+        self.dtype = np.dtype(dtype)
+        self.S = sp.csr_matrix(S, dtype=self.dtype)
         self.alpha = alpha
         self.hard_clamp = hard_clamp
         n = self.S.shape[0]
-        self.Y = np.zeros((n, 0))
-        self.F = np.zeros((n, 0))
-        self.R = np.zeros((n, 0))
+        self.Y = np.zeros((n, 0), self.dtype)
+        self.F = np.zeros((n, 0), self.dtype)
+        self.R = np.zeros((n, 0), self.dtype)
         self.clamped = np.zeros(n, bool)
         self.n_sweeps_ = 0
 
@@ -72,12 +84,12 @@ class SpreadingState:
         ``Y`` may have more columns than before (new classes start at zero).
         ``clamped`` marks rows held fixed under ``hard_clamp``.
         """
-        Y = np.asarray(Y, dtype=np.float64)
+        Y = np.array(Y, dtype=self.dtype)
         extra = Y.shape[1] - self.F.shape[1]
         if extra < 0:
             raise ValueError("classes can be added but not removed; keep empty columns")
         if extra:
-            self.F = np.hstack([self.F, np.zeros((self.n_items, extra))])
+            self.F = np.hstack([self.F, np.zeros((self.n_items, extra), self.dtype)])
         self.Y = Y
         self.clamped = (
             np.zeros(self.n_items, bool) if clamped is None else np.asarray(clamped, bool)
@@ -100,11 +112,15 @@ class SpreadingState:
 
     def add_classes(self, n_new: int) -> None:
         """Append empty class columns."""
-        zeros = np.zeros((self.n_items, n_new))
+        zeros = np.zeros((self.n_items, n_new), self.dtype)
         self.Y, self.F, self.R = (np.hstack([m, zeros]) for m in (self.Y, self.F, self.R))
 
     def _residual(self) -> np.ndarray:
-        R = (1 - self.alpha) * self.Y - self.F + self.alpha * (self.S @ self.F)
+        # (1 - alpha) Y - F + alpha S F, with one temporary instead of four.
+        R = self.S @ self.F
+        R *= self.alpha
+        R -= self.F
+        R += (1 - self.alpha) * self.Y
         if self.hard_clamp:
             R[self.clamped] = 0.0
         return R
@@ -219,21 +235,27 @@ def distributions(
     >>> distributions(np.array([[2.0, 0.0], [1.0, 1.0]]), class_mass_normalization=False).tolist()
     [[1.0, 0.0], [0.5, 0.5]]
     """
-    P = np.clip(F, 0.0, None)
+    # One float64 copy, then in-place work: this runs on every update, on n x C arrays.
+    P = np.maximum(F, 0.0, dtype=np.float64)
     n, n_classes = P.shape
     if n_classes == 0:
         return P
     if class_mass_normalization and n_classes > 1:
         mass = P.sum(axis=0)
         target = np.full(n_classes, 1.0 / n_classes) if prior is None else np.asarray(prior)
-        P = P * np.divide(target, mass, out=np.zeros(n_classes), where=mass > 0)
-    allowed = np.ones_like(P, dtype=bool)
-    for row, column in forbidden or ():
-        allowed[row, column] = False
-    P = np.where(allowed, P, 0.0)
-    totals = P.sum(axis=1, keepdims=True)
-    uniform = allowed / np.maximum(allowed.sum(axis=1, keepdims=True), 1)
-    return np.where(totals > 0, P / np.where(totals > 0, totals, 1.0), uniform)
+        P *= np.divide(target, mass, out=np.zeros(n_classes), where=mass > 0)
+    pairs = np.asarray(list(forbidden or ()), dtype=np.int64).reshape(-1, 2)
+    P[pairs[:, 0], pairs[:, 1]] = 0.0
+    totals = P @ np.ones(n_classes)
+    reached = totals > 0
+    np.divide(P, totals[:, None], out=P, where=reached[:, None])
+    unreached = np.flatnonzero(~reached)
+    if unreached.size:
+        allowed = np.ones((unreached.size, n_classes))
+        hit = np.isin(pairs[:, 0], unreached)
+        allowed[np.searchsorted(unreached, pairs[hit, 0]), pairs[hit, 1]] = 0.0
+        P[unreached] = allowed / np.maximum(allowed.sum(axis=1, keepdims=True), 1)
+    return P
 
 
 class LabelSpreader(ClassifierMixin, BaseEstimator):

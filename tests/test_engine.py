@@ -107,3 +107,39 @@ def test_bad_inputs():
     engine = Engine(["a", "b"], np.zeros((2, 2)))
     with pytest.raises(KeyError, match="unknown item id 'zz'"):
         engine.update({"zz": "x"})
+
+
+@pytest.mark.parametrize("strategy", ["margin", "entropy", "density_margin"])
+def test_candidate_query_ranks_like_the_full_pool(moons, monkeypatch, strategy):
+    import sslcore.engine as engine_module
+
+    engine, truth = engine_for(moons)
+    labels = dict(list(truth.items())[:10])
+    engine.update(labels)
+    full = engine.query(strategy, 5, seed=3)
+    monkeypatch.setattr(engine_module, "QUERY_CANDIDATES_MIN_ITEMS", 0)
+    monkeypatch.setattr(engine_module, "QUERY_CANDIDATES", 20)
+    cut = engine.query(strategy, 5, seed=3)
+    assert not {s.item_id for s in cut} & set(labels)
+    assert len({s.item_id for s in cut}) == 5
+    # Same top-scored items, up to how ties and near-duplicates are broken.
+    assert cut[0].score == pytest.approx(full[0].score)
+    assert sorted(s.score for s in cut)[-1] == pytest.approx(sorted(s.score for s in full)[-1])
+
+
+def test_large_graph_spreads_in_float32(moons, monkeypatch):
+    import sslcore.engine as engine_module
+
+    ds, X = moons
+    truth = dict(zip(ds.ids, ds.labels, strict=True))
+    labels = dict(list(truth.items())[:10])
+    exact = Engine(ds.ids, X).update(labels)
+    monkeypatch.setattr(engine_module, "FLOAT32_MIN_NNZ", 0)
+    monkeypatch.setattr(engine_module, "SMALL_WORK", 0)  # bounded sweeps, as on big graphs
+    engine = Engine(ds.ids, X)
+    assert engine._state.F.dtype == np.float32
+    for _ in range(200):
+        predictions = engine.update(labels)
+    assert predictions.proba.dtype == np.float64
+    assert np.allclose(predictions.proba.sum(1), 1.0)
+    assert np.mean(predictions.predicted == exact.predicted) > 0.99

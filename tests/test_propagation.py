@@ -130,3 +130,21 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+def test_float32_state_matches_closed_form():
+    Y = targets_from_codes(np.array([0, -1, -1, 1]), 2)
+    state = SpreadingState(normalized_affinity(PATH), alpha=0.9, dtype=np.float32)
+    state.set_targets(Y)
+    F = state.solve(tol=1e-5)
+    assert F.dtype == np.float32
+    np.testing.assert_allclose(F, closed_form(PATH, Y, 0.9), atol=1e-4)
+
+
+def test_distributions_unreached_rows_with_forbidden_classes():
+    F = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.3, 0.1, 0.0], [0.0, 0.0, 0.0]])
+    P = distributions(F, forbidden=[(0, 1), (1, 0), (1, 1), (1, 2), (2, 0)])
+    np.testing.assert_allclose(P[0], [0.5, 0.0, 0.5])
+    assert P[1].tolist() == [0.0, 0.0, 0.0]
+    assert P[2].tolist() == [0.0, 1.0, 0.0]
+    np.testing.assert_allclose(P[3], [1 / 3] * 3)
