@@ -6,9 +6,10 @@ from sslcore.active import Suggestion
 from sslcore.errors import PoolExhaustedError
 from ui.components import md, review_queue, show_item, strategy_picker
 from ui.model import refresh
-from ui.state import annotator, require_project
+from ui.state import annotator, require_annotator, require_project
 
 project = require_project()
+require_annotator()
 strategy = strategy_picker()
 
 CURRENT = f"current-item-{project.id}"

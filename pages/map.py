@@ -7,9 +7,10 @@ from sslcore.projection import decision_field
 from ui.charts import COLOR_BY, hover_texts, map_figure
 from ui.components import md, review_queue, show_item
 from ui.model import map_coords, refresh
-from ui.state import annotator, require_project
+from ui.state import annotator, require_annotator, require_project
 
 project = require_project()
+require_annotator()
 
 st.title(f"Map · {md(project.name)}")
 model, predictions = refresh(project)

@@ -5,12 +5,13 @@ import streamlit as st
 
 from ui.components import md, show_item
 from ui.model import refresh
-from ui.state import annotator, require_project
+from ui.state import annotator, require_annotator, require_project
 
 ALL = "(every class)"
 LAST_BULK = "last-bulk"
 
 project = require_project()
+require_annotator()
 
 st.title(f"Review suggestions · {md(project.name)}")
 model, predictions = refresh(project)

@@ -52,3 +52,12 @@ def project(store):
     """A five-item text project with classes 'a', 'b' and '-1' and no labels."""
     dataset = text_dataset(["one", "two", "three", "four", "five"])
     return store.create_project("toy", dataset, class_names=["a", "b", "-1"])
+
+
+def sign_in(page, name: str = "browser-tester") -> None:
+    """Answer the studio's once-per-session "Who is labeling?" form in a Playwright page."""
+    start = page.get_by_role("button", name="Start labeling")
+    start.wait_for(timeout=90_000)
+    page.get_by_role("textbox", name="Your name").fill(name)
+    start.click()
+    start.wait_for(state="detached", timeout=60_000)

@@ -234,3 +234,15 @@ def test_user_strings_are_inert_in_markdown(data_dir):
     assert r"\<b\>x\</b\>" in labels
     assert at.title[0].value.endswith(r"\*\*bold\*\* \<b\>p\</b\>")
     assert r"Item \[id\]\(http\://example\.com\)" in [c.value for c in at.caption]
+
+
+def test_the_annotator_is_asked_once_per_session(data_dir):
+    at = AppTest.from_file(str(ROOT / "pages/label.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.subheader[0].value == "Who is labeling?"
+    assert not any(b.label in {str(d) for d in range(10)} for b in at.button)
+    at.text_input[0].set_value("Ada")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception
+    assert at.session_state["annotator"] == "Ada"
+    assert any(b.label == "7" for b in at.button)

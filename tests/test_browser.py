@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import sign_in
 
 from sslcore.store import DEMO_PREFIX, Store
 
@@ -97,6 +98,7 @@ def _shot(page, name: str) -> None:
 def test_label_ten_digits_from_the_keyboard(server, page):
     url, data_dir = server
     page.goto(f"{url}/label")
+    sign_in(page)
     page.get_by_text("Label · " + DEMO_PREFIX + "digits").wait_for(timeout=60_000)
     page.get_by_role("button", name="Skip").first.wait_for(timeout=60_000)
     _wait_idle(page)
@@ -136,6 +138,8 @@ def test_projects_page_and_a_bad_upload(server, page, tmp_path):
 def _open(page, url: str, path: str, project: str) -> None:
     """Open a page of the studio and pick ``project`` in the sidebar."""
     page.goto(f"{url}/{path}")
+    if path in ("label", "review", "map"):
+        sign_in(page)
     picker = page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").first
     picker.wait_for(timeout=60_000)
     if project not in picker.inner_text():

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import text_dataset
+from conftest import sign_in, text_dataset
 
 from sslcore.cache import fingerprint
 from sslcore.features import featurize
@@ -306,6 +306,7 @@ def test_kill_the_studio_server_while_labeling_in_a_browser(tmp_path):
                 try:
                     page = browser.new_page(viewport={"width": 1300, "height": 900})
                     page.goto(f"{url}/label")
+                    sign_in(page)
                     page.get_by_role("button", name="Skip").first.wait_for(timeout=90_000)
                     assert labeled_count(page) == stored  # what survived is shown
                     acked += label_some(page, url, kill_after)

@@ -54,13 +54,33 @@ def current_project() -> Project | None:
 
 
 def annotator() -> str:
-    """The annotator's name, typed once per browser session."""
-    if not st.session_state.get(ANNOTATOR_KEY):
-        try:
-            st.session_state[ANNOTATOR_KEY] = getpass.getuser()
-        except Exception:  # no user name in some containers
-            st.session_state[ANNOTATOR_KEY] = "annotator"
-    return st.session_state[ANNOTATOR_KEY]
+    """The annotator's name for this browser session (see :func:`require_annotator`)."""
+    return st.session_state.get(ANNOTATOR_KEY, "").strip()
+
+
+def _default_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return ""
+
+
+def require_annotator() -> str:
+    """Ask once per browser session who is labeling; pages that write labels stop until then.
+
+    Every label event carries this name, and reservations keep two people with
+    different names from being shown the same item.
+    """
+    if annotator():
+        return annotator()
+    st.subheader("Who is labeling?")
+    with st.form("who"):
+        name = st.text_input("Your name", value=_default_name(), max_chars=80,
+                             help="Stored with every label you give.")  # fmt: skip
+        if st.form_submit_button("Start labeling", type="primary") and name.strip():
+            st.session_state[ANNOTATOR_KEY] = name.strip()
+            st.rerun()
+    st.stop()
 
 
 def _use_app_navigation() -> None:
@@ -92,8 +112,8 @@ def sidebar() -> Project | None:
             if st.session_state.get(PROJECT_KEY) not in names:
                 st.session_state[PROJECT_KEY] = names[0]
             st.selectbox("Project", names, key=PROJECT_KEY)
-        annotator()
-        st.text_input("Annotator", key=ANNOTATOR_KEY, help="Stored with every label you give.")
+        if annotator():
+            st.text_input("Annotator", key=ANNOTATOR_KEY, help="Stored with every label you give.")
     if flash := st.session_state.pop(FLASH_KEY, None):
         st.success(flash)
     return current_project()
