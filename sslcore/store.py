@@ -635,19 +635,24 @@ class Project:
 
         Returns the events cancelled (none if they were already).
         """
-        state = self.state()
-        target = state.event(event_id)
-        if target is None or target.source == "undo":
-            raise StoreError(f"There is no label event {event_id} to undo in {self.name!r}.")
-        if target.batch_id is not None:
-            targets = [
-                e for e in state.events() if e.batch_id == target.batch_id and e.source != "undo"
-            ]
-        else:
-            targets = [target]
-        targets = [e for e in targets if not state.is_undone(e.id)]
-        now = time.time()
-        with self.engine.begin() as conn:
+        annotator = _annotator_name(annotator)
+        # Read and write in one transaction, so two people undoing the same event at
+        # once cannot both be told they did it.
+        with self._state_lock, self.engine.begin() as conn:
+            state = self._catch_up(conn)
+            target = state.event(event_id)
+            if target is None or target.source == "undo":
+                raise StoreError(f"There is no label event {event_id} to undo in {self.name!r}.")
+            if target.batch_id is not None:
+                targets = [
+                    e
+                    for e in state.events()
+                    if e.batch_id == target.batch_id and e.source != "undo"
+                ]
+            else:
+                targets = [target]
+            targets = [e for e in targets if not state.is_undone(e.id)]
+            now = time.time()
             for e in targets:
                 conn.execute(
                     insert(label_events).values(

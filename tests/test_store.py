@@ -388,3 +388,14 @@ def test_a_deleted_projects_id_is_not_reused(store):
     store.delete_project(first.id)
     second = store.create_project("two", load_demo("moons"))
     assert second.id != first.id
+
+
+def test_two_stores_undoing_the_same_event_undo_it_once(tmp_path):
+    from sslcore.demos import load_demo
+
+    first = Store(tmp_path).create_project("m", load_demo("moons"))
+    event_id = first.label("point-0000", "upper", annotator="ann")
+    other = Store(tmp_path).open_project("m")
+    assert len(first.undo(event_id, annotator="ann")) == 1
+    assert other.undo(event_id, annotator="bob") == []  # it sees the first undo first
+    assert (other.events()["source"] == "undo").sum() == 1
