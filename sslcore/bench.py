@@ -34,6 +34,21 @@ def synthetic(n: int, *, dim: int = 64, n_classes: int = 10, seed: int = 0):
     return X, y
 
 
+def _stderr_progress(every: float = 0.05) -> Callable[[float, str], None]:
+    """A progress callback: ``[ 40%   12.3 s] message`` lines on stderr, at most every ``every``."""
+    import sys
+
+    last, started = [-1.0], time.perf_counter()
+
+    def report(fraction: float, message: str) -> None:
+        if fraction >= 1.0 or fraction - last[0] >= every:
+            last[0] = fraction
+            elapsed = time.perf_counter() - started
+            print(f"[{fraction:4.0%} {elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -47,6 +62,8 @@ def latency(
 ) -> dict:
     """Time from recording one label to refreshed suggestions, on synthetic 64-d data.
 
+    The graph build reports progress to ``progress`` (by default, lines on
+    stderr once n is above 50,000, so stdout stays one JSON object).
     Each round labels the top suggestion with its true class, then times
     ``Engine.update`` (warm-started spreading) plus ``Engine.query("margin", 10)``.
     The baseline refits scikit-learn's ``LabelSpreading(kernel="knn")`` once
@@ -68,6 +85,8 @@ def latency(
     from .graph import build_knn_graph
 
     X, y = synthetic(n)
+    if progress is None and n > 50_000:
+        progress = _stderr_progress()
     started = time.perf_counter()
     graph = build_knn_graph(X, progress=progress)
     graph_build_s = time.perf_counter() - started
