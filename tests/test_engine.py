@@ -143,3 +143,25 @@ def test_large_graph_spreads_in_float32(moons, monkeypatch):
     assert predictions.proba.dtype == np.float64
     assert np.allclose(predictions.proba.sum(1), 1.0)
     assert np.mean(predictions.predicted == exact.predicted) > 0.99
+
+
+def test_large_graph_path_keeps_item_order(moons, monkeypatch):
+    import sslcore.engine as engine_module
+
+    ds, X = moons
+    truth = dict(zip(ds.ids, ds.labels, strict=True))
+    labels = dict(list(truth.items())[:40])
+    flip = {"upper": "lower", "lower": "upper"}
+    for item in ds.ids[20:22]:  # labels the neighbourhood disagrees with
+        labels[item] = flip[truth[item]]
+    plain = Engine(ds.ids, X)
+    plain.update(labels)
+    monkeypatch.setattr(engine_module, "FLOAT32_MIN_NNZ", 0)
+    large = Engine(ds.ids, X)
+    assert large._state.order is not None
+    monkeypatch.setattr(engine_module, "SMALL_WORK", 10**12)  # solve fully, like the small path
+    predictions = large.update(labels)
+    assert (predictions.predicted == plain.predictions.predicted).mean() > 0.99
+    mistakes = [m.item_id for m in plain.likely_mistakes(min_confidence=0.5)]
+    assert ds.ids[20] in mistakes
+    assert [m.item_id for m in large.likely_mistakes(min_confidence=0.5)] == mistakes

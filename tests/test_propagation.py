@@ -148,3 +148,32 @@ def test_distributions_unreached_rows_with_forbidden_classes():
     assert P[1].tolist() == [0.0, 0.0, 0.0]
     assert P[2].tolist() == [0.0, 1.0, 0.0]
     np.testing.assert_allclose(P[3], [1 / 3] * 3)
+
+
+@pytest.mark.parametrize("hard_clamp", [False, True])
+def test_reordered_state_matches_item_order(hard_clamp):
+    rng = np.random.default_rng(0)
+    A = sp.random(40, 40, density=0.1, random_state=0)
+    S = normalized_affinity((A + A.T).tocsr())
+    codes = np.full(40, -1)
+    codes[rng.choice(40, 6, replace=False)] = [0, 1, 2, 0, 1, 2]
+    states = [SpreadingState(S, alpha=0.9, hard_clamp=hard_clamp, reorder=r) for r in (0, 1)]
+    assert states[1].order is not None and sorted(states[1].order) == list(range(40))
+    for state in states:
+        state.set_targets(targets_from_codes(codes, 3), clamped=codes >= 0)
+        state.solve(tol=1e-10)
+        state.change_targets(np.array([5, 7]), np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0]]))
+    plain, reordered = (state.solve(tol=1e-10) for state in states)
+    np.testing.assert_allclose(reordered, plain, atol=1e-9)
+    np.testing.assert_allclose(states[1].solution(), plain, atol=1e-9)
+    assert states[1].rows(states[1].order).tolist() == list(range(40))
+
+
+def test_local_relaxation_stops_at_work_budget():
+    Y = targets_from_codes(np.array([0, -1, -1, 1]), 2)
+    state = SpreadingState(normalized_affinity(PATH), alpha=0.9)
+    state.set_targets(Y)
+    assert state.relax_local(threshold=1e-12, max_steps=100, max_work=1) == 0
+    assert state.relax_local(threshold=1e-12, max_steps=100, max_work=2) == 1
+    assert state.relax_local(threshold=1e-12, max_steps=10_000, max_work=10**9) > 1
+    np.testing.assert_allclose(state.F, closed_form(PATH, Y, 0.9), atol=1e-9)
