@@ -173,7 +173,8 @@ def test_local_relaxation_stops_at_work_budget():
     Y = targets_from_codes(np.array([0, -1, -1, 1]), 2)
     state = SpreadingState(normalized_affinity(PATH), alpha=0.9)
     state.set_targets(Y)
-    assert state.relax_local(threshold=1e-12, max_steps=100, max_work=1) == 0
-    assert state.relax_local(threshold=1e-12, max_steps=100, max_work=2) == 1
-    assert state.relax_local(threshold=1e-12, max_steps=10_000, max_work=10**9) > 1
+    # The labeled rows 0 and 3 carry the first residual, their neighbours 1 and 2 the next.
+    assert state.relax_local(threshold=1e-12, max_steps=100, max_rows=4, max_work=1) == 0
+    assert state.relax_local(threshold=1e-12, max_steps=100, max_rows=4, max_work=2) == 1
+    assert state.relax_local(threshold=1e-12, max_steps=10_000, max_rows=4, max_work=10**9) > 1
     np.testing.assert_allclose(state.F, closed_form(PATH, Y, 0.9), atol=1e-9)
