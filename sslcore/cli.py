@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -142,10 +141,9 @@ def _run_app(args) -> int:
         f"(projects in {store.data_dir})",
         flush=True,
     )
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 0
+    # Become the server rather than wait on it: a signal sent to this process (Ctrl-C,
+    # SIGTERM, SIGKILL from a supervisor) must reach the server, not orphan it.
+    os.execve(sys.executable, command, env)
 
 
 def _run_projects(args) -> int:

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -61,3 +68,53 @@ def sign_in(page, name: str = "browser-tester") -> None:
     page.get_by_role("textbox", name="Your name").fill(name)
     start.click()
     start.wait_for(state="detached", timeout=60_000)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_studio(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    """``sslabel app`` on a free loopback port, in a session of its own; returns once
+    /_stcore/health answers."""
+    port = _free_port()
+    with open(data_dir / "server.log", "a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sslcore.cli", "app", "--port", str(port),
+             "--data-dir", str(data_dir)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1],
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return process, url
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_studio(process, signal.SIGKILL)
+            raise RuntimeError((data_dir / "server.log").read_text()[-3000:])
+        time.sleep(0.5)
+
+
+def stop_studio(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Signal the server's whole process group and wait for it."""
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest leaves a page script as ``__main__``; a later spawned process would re-run it."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main

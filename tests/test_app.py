@@ -103,7 +103,9 @@ def test_adding_and_renaming_classes(data_dir):
 
 
 def test_app_entry_opens_the_label_page(data_dir):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["annotator"] = "tester"
+    at.run()
     assert not at.exception
     assert at.title[0].value.startswith("Label")
 

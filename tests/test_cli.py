@@ -145,3 +145,21 @@ def test_unknown_command_is_a_usage_error(capsys):
         main(["frobnicate"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+def test_app_process_is_the_server(tmp_path):
+    """Signals to `sslabel app` reach Streamlit itself (no orphaned server left behind)."""
+    import signal
+    import urllib.request
+
+    from conftest import start_studio
+
+    process, url = start_studio(tmp_path)
+    try:
+        process.send_signal(signal.SIGTERM)  # the process alone, not its group
+        process.wait(timeout=30)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -13,18 +13,16 @@ import queue
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import sign_in, text_dataset
+from conftest import sign_in, start_studio, stop_studio, text_dataset
 
 from sslcore.cache import fingerprint
 from sslcore.features import featurize
@@ -227,40 +225,8 @@ FLAGS = [
 ]  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    """``sslabel app`` in a session of its own, so that one killpg ends it and Streamlit."""
-    port = _free_port()
-    log = open(data_dir / "server.log", "a")  # noqa: SIM115 - the server holds it
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sslcore.cli", "app", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
-    )  # fmt: skip
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return process, url
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            kill_server(process)
-            raise RuntimeError((data_dir / "server.log").read_text()[-3000:])
-        time.sleep(0.5)
-
-
 def kill_server(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGKILL)  # the CLI and the Streamlit process under it
-    process.wait(timeout=30)
+    stop_studio(process, signal.SIGKILL)
 
 
 def labeled_count(page) -> int:
@@ -302,7 +268,7 @@ def test_kill_the_studio_server_while_labeling_in_a_browser(tmp_path):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             for cycle, kill_after in enumerate((2, 3)):  # the second kill: restarted server
-                process, url = start_server(tmp_path)
+                process, url = start_studio(tmp_path)
                 try:
                     page = browser.new_page(viewport={"width": 1300, "height": 900})
                     page.goto(f"{url}/label")
