@@ -3,6 +3,8 @@
 One round is what pages/label.py does when a class key is pressed: write the
 label event (committed to disk), bring the engine up to date with every label
 and rejection in the store, ask the strategy for the next item and reserve it.
+The true label is given each time, so ``accuracy_after`` is what an annotator
+gets on the unlabeled items after ``--rounds`` labels given one at a time.
 
     python scripts/bench_label_path.py --dataset digits --rounds 40
     python scripts/bench_label_path.py --synthetic 100000 --rounds 30
@@ -63,6 +65,9 @@ def main() -> None:
         batch = engine.query("margin", len(project.reservations()) + 1, seed=round_)
         current = project.reserve_next([s.item_id for s in batch], annotator="bench")
         times.append(time.perf_counter() - t0)
+    predictions = engine.update(project.labels(), project.rejections())
+    rest = ~engine.labeled
+    accuracy = float((predictions.predicted[rest] == dataset.labels[rest]).mean())
     print(
         json.dumps(
             {
@@ -72,6 +77,7 @@ def main() -> None:
                 "setup_s": round(setup, 2),
                 "p50_ms": round(float(np.median(times)) * 1e3, 1),
                 "p95_ms": round(float(np.percentile(times, 95)) * 1e3, 1),
+                "accuracy_after": round(accuracy, 4),
             }
         )
     )

@@ -121,6 +121,10 @@ class Engine:
         Relative residual at which a small graph's solve stops.
     sweeps_per_update : int, default=3
         Global sweeps per update on large graphs, after the local relaxation.
+    cold_start_batch : int, default=10
+        Until two classes are labeled, uncertainty strategies hand out the
+        items of one cold-start batch of this size (k-means medoids), however
+        few are asked for at a time.
     progress : callable, optional
         ``progress(fraction, message)`` while the graph is built.
 
@@ -148,6 +152,7 @@ class Engine:
         class_mass_normalization: bool = True,
         tol: float = 1e-4,
         sweeps_per_update: int = 3,
+        cold_start_batch: int = 10,
         progress: Callable[[float, str], None] | None = None,
     ):
         self.item_ids = np.asarray([str(i) for i in item_ids], dtype=object)
@@ -162,6 +167,7 @@ class Engine:
         self.class_mass_normalization = class_mass_normalization
         self.tol = tol
         self.sweeps_per_update = sweeps_per_update
+        self.cold_start_batch = cold_start_batch
         self._position = {item: p for p, item in enumerate(self.item_ids)}
         large = self.graph.nnz >= FLOAT32_MIN_NNZ
         self._state = SpreadingState(
@@ -179,6 +185,7 @@ class Engine:
         self._embedding: np.ndarray | None = None
         self._self_training: np.ndarray | None = None
         self._self_training_proba: np.ndarray | None = None
+        self._cold_plan: list[Suggestion] | None = None
         self.predictions = self._predict()
 
     @property
@@ -327,12 +334,21 @@ class Engine:
         until two classes are labeled.
         """
         chosen = get_strategy(strategy)
+        if chosen.name in _COLD:
+            planned = self._planned_cold_start(max(n, self.cold_start_batch), seed)
+            if len(planned) >= n:
+                return planned[:n]
+        return self._query(chosen, n, seed)
+
+    suggest = query
+
+    def _query(self, chosen, n: int, seed: int) -> list[Suggestion]:
         pool = Pool(
             ids=self.item_ids,
             labeled=self.labeled,
             features=self.features,
             proba=self.predictions.proba if self.classes else None,
-            n_classes_labeled=len(set(self._codes[self.labeled].tolist())),
+            n_classes_labeled=self._n_classes_labeled(),
             graph=self.graph,
             density=self._node_density(),
             embedding=self._cold_start_embedding(n) if chosen.name in _COLD else None,
@@ -343,7 +359,22 @@ class Engine:
             pool = _candidate_pool(chosen, pool, n, seed)
         return chosen.query(pool, n, seed=seed)
 
-    suggest = query
+    def _n_classes_labeled(self) -> int:
+        return len(set(self._codes[self.labeled].tolist()))
+
+    def _planned_cold_start(self, size: int, seed: int) -> list[Suggestion]:
+        """The unlabeled items of the first cold start, planned as one batch.
+
+        With fewer than two classes labeled, a batch of ``size`` k-means medoids
+        is planned once; it is then handed out until every item of it is
+        labeled, however few items are asked for at a time (the Label page asks
+        for one). Asking for one item at a time from scratch would give the
+        medoid of one cluster and then outliers.
+        """
+        if self._cold_plan is None and self._n_classes_labeled() < 2:
+            self._cold_plan = self._query(get_strategy("cold_start"), size, seed)
+        plan = self._cold_plan or []
+        return [s for s in plan if not self.labeled[self.position(s.item_id)]]
 
     def _node_density(self) -> np.ndarray:
         if self._density is None:

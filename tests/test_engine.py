@@ -165,3 +165,29 @@ def test_large_graph_path_keeps_item_order(moons, monkeypatch):
     mistakes = [m.item_id for m in plain.likely_mistakes(min_confidence=0.5)]
     assert ds.ids[20] in mistakes
     assert [m.item_id for m in large.likely_mistakes(min_confidence=0.5)] == mistakes
+
+
+def test_one_at_a_time_cold_start_follows_the_planned_batch():
+    """The Label page asks for one item at a time; it must get the batch's medoids, not the
+    single-cluster medoid and then outliers."""
+    from sslcore.demos import load_demo
+    from sslcore.features import featurize
+
+    dataset = load_demo("digits")
+    X = featurize(dataset)
+    batch = Engine(dataset.ids, X).query("margin", 10, seed=0)
+    engine = Engine(dataset.ids, X)
+    truth = dict(zip(dataset.ids, dataset.labels, strict=True))
+    one_by_one, labels = [], {}
+    for _ in range(10):
+        (suggestion,) = engine.query("margin", 1, seed=len(labels))
+        one_by_one.append(suggestion.item_id)
+        labels[suggestion.item_id] = truth[suggestion.item_id]
+        predictions = engine.update(labels)
+    assert one_by_one == [s.item_id for s in batch]
+    rest = ~engine.labeled
+    accuracy = (predictions.predicted[rest] == dataset.labels[rest]).mean()
+    assert accuracy > 0.9, accuracy  # 10 labels, one per digit: the benchmark's 94%
+    (after,) = engine.query("margin", 1, seed=10)
+    assert after.item_id not in one_by_one
+    assert after.reason.startswith("Torn between")  # the plan is spent: margin takes over
