@@ -53,37 +53,9 @@ def load_spec(dataset_spec: str, *, label_column: str | None = None):
 
 
 def _load_file(path: str, label_column: str | None) -> Dataset:
-    try:
-        from .loaders import load_file
-    except ImportError:
-        return _read_table(path, label_column)
-    try:
-        return load_file(path, label_column=label_column)
-    except DataError as error:
-        if "text column" not in str(error):
-            raise
-        # One label column and one free-text column: take the other column as the text.
-        return _read_table(path, label_column)
+    from .loaders import load_file
 
-
-def _read_table(path: str, label_column: str | None) -> Dataset:
-    """Fallback reader for text tables while the importer is not there (TSV/CSV)."""
-    import pandas as pd
-
-    if not Path(path).exists():
-        raise DataError(f"{path}: no such file, and not a demo name ({', '.join(DEMOS)})")
-    frame = pd.read_csv(path, sep="\t" if path.endswith((".tsv", ".tab")) else ",")
-    if label_column is None or label_column not in frame.columns:
-        raise DataError(f"{path}: pass --label-column, one of {list(frame.columns)}")
-    text = next(c for c in frame.columns if c != label_column)
-    items = pd.DataFrame(
-        {
-            "item_id": [f"row-{i}" for i in range(len(frame))],
-            "text": frame[text].astype(str),
-            "label": frame[label_column].astype(str),
-        }
-    )
-    return Dataset(Path(path).stem, "text", items)
+    return load_file(path, label_column=label_column)
 
 
 def run_once(engine_factory, y: np.ndarray, *, strategy: str, budgets: list[int], seed: int):
