@@ -26,6 +26,8 @@ def item_row(item_id: str) -> dict:
 
 
 def accept(item_id: str, class_name: str, confidence: float) -> None:
+    if item_id in project.labels():  # someone labeled it since this page was drawn
+        return
     project.label(
         item_id, class_name, annotator=annotator(), source="accepted",
         model_round=model.round, confidence=confidence,
@@ -39,6 +41,8 @@ def reject(item_id: str, class_name: str, confidence: float) -> None:
 
 
 def bulk_accept(rows: pd.DataFrame) -> None:
+    # Items someone labeled since the preview keep their label.
+    rows = rows[~rows["item_id"].isin(project.labels())]
     batch = project.label_many(
         zip(rows["item_id"], rows["class"], strict=True),
         annotator=annotator(),

@@ -248,3 +248,29 @@ def test_the_annotator_is_asked_once_per_session(data_dir):
     assert not at.exception
     assert at.session_state["annotator"] == "Ada"
     assert any(b.label == "7" for b in at.button)
+
+
+def test_bulk_accept_leaves_labels_given_since_the_preview(data_dir):
+    from sslcore.engine import Engine
+    from sslcore.features import featurize
+
+    project = _labeled_moons(data_dir)
+    at = run_page("pages/review.py", DEMO_PREFIX + "moons")
+    at.slider(key="bulk_threshold").set_value(0.9).run()
+    bulk_class = at.selectbox(key="bulk_class").value
+    other = next(c for c in project.class_names() if c != bulk_class)
+    count = int(at.button(key="bulk_accept").label.split()[1].replace(",", ""))
+    dataset = project.dataset()
+    p = Engine(dataset.ids, featurize(dataset)).update(project.labels())
+    previewed = [
+        i for i, c, conf, h in zip(p.item_ids, p.predicted, p.confidence, p.human, strict=True)
+        if h is None and c == bulk_class and conf >= 0.9
+    ]  # fmt: skip
+    assert len(previewed) == count
+    taken = previewed[0]
+    at.button(key="bulk_accept").click()
+    project.label(taken, other, annotator="someone else")  # lands before the click
+    at.run()
+    events = Store(data_dir).open_project(project.id).events()
+    assert Store(data_dir).open_project(project.id).labels()[taken] == other
+    assert (events["source"] == "bulk").sum() == count - 1
