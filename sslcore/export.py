@@ -11,15 +11,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
-from sklearn.preprocessing import Normalizer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import Normalizer
 
 from .dataset import ID, IMAGE, TEXT
+from .features import tabular_inputs, tabular_transformer, text_vectorizers
 
 FORMATS = ("csv", "parquet", "jsonl")
 COLUMNS = [
@@ -145,32 +143,12 @@ class ImagePixels(BaseEstimator, TransformerMixin):
 
 def _featurizer(dataset) -> Pipeline:
     if dataset.kind == "text":
-        union = FeatureUnion(
-            [
-                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
-                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
-                                          sublinear_tf=True, min_df=2)),
-            ]
-        )  # fmt: skip
         k = max(1, min(100, dataset.n_items - 1))
+        union = FeatureUnion(list(zip(("words", "chars"), text_vectorizers(), strict=True)))
         return make_pipeline(union, TruncatedSVD(k, random_state=0), Normalizer())
     if dataset.kind == "image":
         return make_pipeline(ImagePixels())
-    frame = dataset.items[list(dataset.feature_columns)]
-    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    other = [c for c in frame.columns if c not in numeric]
-    return make_pipeline(
-        ColumnTransformer(
-            [
-                ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                 numeric),
-                ("categorical", make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(handle_unknown="ignore", max_categories=50)), other),
-            ],
-            sparse_threshold=0.0,
-        )
-    )  # fmt: skip
+    return make_pipeline(tabular_transformer(tabular_inputs(dataset)))
 
 
 def model_inputs(dataset):
@@ -179,11 +157,7 @@ def model_inputs(dataset):
         return dataset.items[TEXT].astype(str).tolist()
     if dataset.kind == "image":
         return dataset.items[IMAGE].tolist()
-    frame = dataset.items[list(dataset.feature_columns)].copy()
-    for column in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[column]):
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
-    return frame
+    return tabular_inputs(dataset)
 
 
 def train_model(dataset, labels: dict[str, str]) -> Pipeline:

@@ -93,6 +93,18 @@ def _require(dataset: Dataset, column: str) -> pd.Series:
     return dataset.items[column]
 
 
+def text_vectorizers() -> tuple:
+    """Unfitted TF-IDF on word 1-2 grams and on character 2-5 grams (shared with the
+    exported model, so it sees text the way the engine does)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=200_000)
+    chars = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=200_000
+    )
+    return words, chars
+
+
 def text_tfidf(texts: list[str], *, n_components: int = TEXT_DIM) -> np.ndarray:
     """TF-IDF on word 1-2 grams and character 2-5 grams, TruncatedSVD, unit rows.
 
@@ -103,16 +115,11 @@ def text_tfidf(texts: list[str], *, n_components: int = TEXT_DIM) -> np.ndarray:
     """
     import scipy.sparse as sp
     from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
     texts = ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
-    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=200_000)
-    chars = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=200_000
-    )
     blocks = []
-    for vectorizer in (words, chars):
+    for vectorizer in text_vectorizers():
         try:
             blocks.append(vectorizer.fit_transform(texts))
         except ValueError:  # empty vocabulary, e.g. all texts blank or too few for min_df
@@ -192,16 +199,27 @@ def _tabular_frame(dataset: Dataset) -> pd.DataFrame:
     return dataset.items[columns]
 
 
-def _tabular(dataset: Dataset) -> np.ndarray:
+def tabular_inputs(dataset: Dataset) -> pd.DataFrame:
+    """The feature columns as scikit-learn's imputers want them: category columns as
+    objects with NaN for missing values."""
+    frame = _tabular_frame(dataset).copy()
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
+    return frame
+
+
+def tabular_transformer(frame: pd.DataFrame):
+    """Unfitted impute + scale (numbers) and impute + one-hot (categories) for ``frame``'s
+    columns; shared with the exported model."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    frame = _tabular_frame(dataset)
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     other = [c for c in frame.columns if c not in numeric]
-    transformer = ColumnTransformer(
+    return ColumnTransformer(
         [
             ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
             (
@@ -215,10 +233,11 @@ def _tabular(dataset: Dataset) -> np.ndarray:
         ],
         sparse_threshold=0.0,
     )
-    frame = frame.copy()
-    for column in other:
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
-    return transformer.fit_transform(frame)
+
+
+def _tabular(dataset: Dataset) -> np.ndarray:
+    frame = tabular_inputs(dataset)
+    return tabular_transformer(frame).fit_transform(frame)
 
 
 def _columns(dataset: Dataset) -> np.ndarray:
