@@ -32,15 +32,18 @@ class ProjectModel:
     """One project's engine and what the pages need between rounds."""
 
     engine: Engine
-    features: np.ndarray
     features_key: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_event_id: int = -1
     round: int = 0
-    previous_predicted: np.ndarray | None = None
     changed_last_round: int = 0
+    pca: np.ndarray | None = None
     umap: np.ndarray | None = None
     umap_thread: threading.Thread | None = None
+
+    @property
+    def features(self) -> np.ndarray:
+        return self.engine.features
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -89,7 +92,7 @@ def _build(project: Project) -> ProjectModel:
         )  # fmt: skip
         engine = Engine(dataset.ids, features, graph=graph)
         status.update(label="Model ready", state="complete", expanded=False)
-    return ProjectModel(engine, features, key)
+    return ProjectModel(engine, key)
 
 
 def refresh(project: Project) -> tuple[ProjectModel, Predictions]:
@@ -148,5 +151,8 @@ def map_coords(project: Project) -> tuple[np.ndarray, str]:
 
         model.umap_thread = threading.Thread(target=compute, daemon=True, name="umap")
         model.umap_thread.start()
-    pca = project.cache.get_or_compute("pca", key, lambda: project_2d(model.features, method="pca"))
-    return pca, "PCA (UMAP is being computed)"
+    if model.pca is None:
+        model.pca = project.cache.get_or_compute(
+            "pca", key, lambda: project_2d(model.features, method="pca")
+        )
+    return model.pca, "PCA (UMAP is being computed)"
