@@ -38,18 +38,11 @@ def forget_project(name: str) -> None:
     _project.clear()
 
 
-def current_project() -> Project | None:
-    """The project picked in the sidebar, or None when there are none."""
-    store = get_store()
-    names = store.project_names()
-    if not names:
-        return None
-    if st.session_state.get(PROJECT_KEY) not in names:
-        st.session_state[PROJECT_KEY] = names[0]
+def _open_project(store: Store, name: str) -> Project | None:
     try:
-        return _project(str(store.data_dir.resolve()), st.session_state[PROJECT_KEY])
-    except StoreError:
-        forget_project(st.session_state[PROJECT_KEY])
+        return _project(str(store.data_dir.resolve()), name)
+    except StoreError:  # deleted by someone else since the list was read
+        forget_project(name)
         return None
 
 
@@ -116,7 +109,7 @@ def sidebar() -> Project | None:
             st.text_input("Annotator", key=ANNOTATOR_KEY, help="Stored with every label you give.")
     if flash := st.session_state.pop(FLASH_KEY, None):
         st.success(flash)
-    return current_project()
+    return _open_project(store, st.session_state[PROJECT_KEY]) if names else None
 
 
 def require_project() -> Project:
