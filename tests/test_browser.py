@@ -86,6 +86,11 @@ def test_label_ten_digits_from_the_keyboard(server, page):
     labels = project.labels()
     assert sorted(labels.values()) == list("0123456789")
     assert page.get_by_text("10 / 1,797 labeled").is_visible()
+    # The name given once holds for the whole session, across pages.
+    page.get_by_role("link", name="Review suggestions").click()
+    page.get_by_text("Review suggestions · " + DEMO_PREFIX + "digits").wait_for(timeout=60_000)
+    assert page.get_by_text("Who is labeling?").count() == 0
+    assert page.get_by_role("textbox", name="Annotator").input_value() == "browser-tester"
 
 
 def test_projects_page_and_a_bad_upload(server, page, tmp_path):

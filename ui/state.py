@@ -12,7 +12,8 @@ from sslcore.store import Project, Store, default_data_dir, ensure_demo_projects
 PROJECT_KEY = "project_name"
 PENDING_PROJECT_KEY = "open_project_next"
 FLASH_KEY = "flash"
-ANNOTATOR_KEY = "annotator"
+ANNOTATOR_KEY = "annotator"  # plain state: Streamlit drops widget state on a page switch
+ANNOTATOR_INPUT_KEY = "annotator-input"
 
 
 @st.cache_resource(show_spinner=False)
@@ -93,6 +94,11 @@ def _use_app_navigation() -> None:
         st.rerun()
 
 
+def _rename_annotator() -> None:
+    if name := st.session_state[ANNOTATOR_INPUT_KEY].strip():
+        st.session_state[ANNOTATOR_KEY] = name
+
+
 def sidebar() -> Project | None:
     """Project picker and annotator name, shown on every page."""
     _use_app_navigation()
@@ -106,7 +112,13 @@ def sidebar() -> Project | None:
                 st.session_state[PROJECT_KEY] = names[0]
             st.selectbox("Project", names, key=PROJECT_KEY)
         if annotator():
-            st.text_input("Annotator", key=ANNOTATOR_KEY, help="Stored with every label you give.")
+            st.session_state[ANNOTATOR_INPUT_KEY] = annotator()
+            st.text_input(
+                "Annotator",
+                key=ANNOTATOR_INPUT_KEY,
+                on_change=_rename_annotator,
+                help="Stored with every label you give.",
+            )
     if flash := st.session_state.pop(FLASH_KEY, None):
         st.success(flash)
     return _open_project(store, st.session_state[PROJECT_KEY]) if names else None
