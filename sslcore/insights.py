@@ -11,6 +11,8 @@ import scipy.sparse as sp
 from .propagation import SpreadingState, distributions, targets_from_codes
 
 LABELING_SOURCES = ("human", "accepted", "bulk", "imported")
+GAIN_TOLERANCE = 1e-9
+"""Fitted slopes below this (per unit of log labels) are numerical noise: no gain."""
 
 
 def labels_over_time(events: pd.DataFrame) -> pd.DataFrame:
@@ -139,16 +141,27 @@ def default_checkpoints(n_labels: int, most: int = 8) -> list[int]:
 def next_labels_gain(curve: pd.DataFrame, more: int = 10) -> float | None:
     """Expected accuracy gain from ``more`` labels, from a fit of accuracy = a + b log(labels).
 
+    A curve that is flat or falling buys nothing: the gain is exactly zero, not
+    the rounding noise of the fit.
+
     Examples
     --------
     >>> curve = pd.DataFrame({"labels": [10, 100], "accuracy": [0.5, 0.7]})
     >>> round(next_labels_gain(curve, more=900), 3)
     0.2
+    >>> next_labels_gain(pd.DataFrame({"labels": [10, 100], "accuracy": [0.9, 0.9]}))
+    0.0
     """
     if len(curve) < 2:
         return None
-    b, a = np.polyfit(np.log(curve["labels"]), curve["accuracy"], 1)
-    last = int(curve["labels"].iloc[-1])
-    now = a + b * np.log(last)
-    later = min(1.0, a + b * np.log(last + more))
-    return float(max(0.0, later - min(now, 1.0)))
+    log_labels = np.log(curve["labels"].to_numpy(dtype=float))
+    accuracy = curve["accuracy"].to_numpy(dtype=float)
+    slope, intercept = np.polyfit(log_labels, accuracy, 1)
+    # The fit of a flat curve has a slope of about 1e-16, not 0: anything within the
+    # rounding error of the accuracies counts as flat.
+    if slope <= GAIN_TOLERANCE * max(1.0, float(np.abs(accuracy).max())):
+        return 0.0
+    last = float(curve["labels"].iloc[-1])
+    now = min(1.0, intercept + slope * np.log(last))
+    later = min(1.0, now + slope * np.log((last + more) / last))
+    return float(max(0.0, later - now))

@@ -209,7 +209,9 @@ def test_kill_during_graph_building_leaves_no_loadable_garbage(digits_dir, mode)
         key = fingerprint(features, {"n_neighbors": 10})
         graph = cache.get_or_compute("graph", key, lambda: build_knn_graph(features))
         assert graph.shape == (1797, 1797) and (graph != graph.T).nnz == 0
-        assert (graph != build_knn_graph(features, n_neighbors=10)).nnz == 0
+        rebuilt = build_knn_graph(features, n_neighbors=10)
+        # Same edges; weights equal up to float rounding (the child may sum in another order).
+        assert abs(graph - rebuilt).max() < 1e-6
         for path in cache.root.glob("*.joblib"):
             assert not path.name.startswith(".")
     finally:

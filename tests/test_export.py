@@ -43,7 +43,8 @@ def test_export_rows_carry_source_annotator_and_model_guess(store):
     assert table.loc["point-0000", ["label", "source", "annotator"]].tolist() == [
         "upper", "human", "ann"
     ]  # fmt: skip
-    assert table.loc["point-0001", ["source", "confidence"]].tolist() == ["accepted", 0.9]
+    accepted = table.loc["point-0001", ["source", "confidence"]].tolist()
+    assert accepted == ["accepted", pytest.approx(0.9)]
     assert pd.isna(table.loc["point-0002", "label"])  # the bulk accept was undone
     assert table.loc["point-0004", ["label", "source"]].tolist() == ["lower", "model"]
     assert len(table) == 1000

@@ -34,7 +34,7 @@ def test_knn_methods_agree_on_easy_data(method):
 def test_progress_reaches_one():
     seen = []
     build_knn_graph(two_blobs(), n_neighbors=3, progress=lambda f, m: seen.append(f))
-    assert seen[-1] == 1.0 and seen == sorted(seen)
+    assert seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
 
 
 def test_tiny_inputs():

@@ -168,8 +168,8 @@ def test_tabular_features_numbers_blanks_and_categories(tmp_path):
     ds = load_file(path, feature_columns=["x", "y", "colour"], label_column="label")
     assert ds.kind == "tabular" and ds.feature_columns == ("x", "y", "colour")
     x = ds.items["x"].to_numpy(dtype=float)
-    assert x[0] == 1.5 and np.isnan(x[1]) and x[2] == -4
-    assert list(ds.items["y"]) == [2.0, 300.0, 0.0]
+    assert x[0] == pytest.approx(1.5) and np.isnan(x[1]) and x[2] == pytest.approx(-4)
+    assert list(ds.items["y"]) == pytest.approx([2.0, 300.0, 0.0])
     assert list(ds.items["colour"]) == ["red", "blue", None]
     assert list(ds.labels) == ["a", None, "b"]
 

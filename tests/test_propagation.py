@@ -50,7 +50,7 @@ def test_hard_clamp_keeps_labels():
     codes = np.array([0, -1, -1, 1])
     state.set_targets(targets_from_codes(codes, 2), clamped=codes >= 0)
     F = state.solve(tol=1e-10)
-    assert F[0].tolist() == [1.0, 0.0] and F[3].tolist() == [0.0, 1.0]
+    np.testing.assert_allclose(F[[0, 3]], [[1.0, 0.0], [0.0, 1.0]], atol=1e-12)
     assert F[1, 0] > F[1, 1] and F[2, 1] > F[2, 0]
 
 
@@ -61,14 +61,13 @@ def test_rejection_lowers_class_nearby():
     F1 = closed_form(PATH, rejected, 0.9)
     assert F1[2, 0] < F0[2, 0]
     P = distributions(F1, forbidden=[(1, 0)])
-    assert P[1, 0] == 0.0
+    assert P[1, 0] == 0  # a forbidden class is set to zero, not computed
 
 
 def test_distributions_rows_sum_to_one_and_unreached_uniform():
     P = distributions(np.array([[0.2, 0.1], [0.0, 0.0], [-1.0, 0.5]]))
     np.testing.assert_allclose(P.sum(1), 1.0)
-    assert P[1].tolist() == [0.5, 0.5]
-    assert P[2].tolist() == [0.0, 1.0]
+    np.testing.assert_allclose(P[1:], [[0.5, 0.5], [0.0, 1.0]])
 
 
 def test_non_convergence_warns():
@@ -145,8 +144,7 @@ def test_distributions_unreached_rows_with_forbidden_classes():
     F = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.3, 0.1, 0.0], [0.0, 0.0, 0.0]])
     P = distributions(F, forbidden=[(0, 1), (1, 0), (1, 1), (1, 2), (2, 0)])
     np.testing.assert_allclose(P[0], [0.5, 0.0, 0.5])
-    assert P[1].tolist() == [0.0, 0.0, 0.0]
-    assert P[2].tolist() == [0.0, 1.0, 0.0]
+    np.testing.assert_allclose(P[1:3], [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     np.testing.assert_allclose(P[3], [1 / 3] * 3)
 
 
