@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 import joblib
 import numpy as np
 import pandas as pd
-from PIL import Image
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
@@ -18,6 +16,7 @@ from sklearn.preprocessing import Normalizer
 
 from .dataset import ID, IMAGE, TEXT
 from .features import tabular_inputs, tabular_transformer, text_vectorizers
+from .images import ImagePixels
 
 FORMATS = ("csv", "parquet", "jsonl")
 COLUMNS = [
@@ -112,33 +111,6 @@ def to_bytes(table: pd.DataFrame, fmt: str) -> bytes:
     if fmt == "jsonl":
         return table.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8")
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-
-
-class ImagePixels(BaseEstimator, TransformerMixin):
-    """Encoded images to pixel rows at the size and colour mode seen in ``fit``."""
-
-    def __init__(self, *, side: int = 32):
-        self.side = side
-
-    def fit(self, X, y=None):
-        images = [Image.open(io.BytesIO(b)) for b in X]
-        self.mode_ = (
-            "RGB" if any(i.mode not in ("L", "1", "I", "I;16", "LA") for i in images) else "L"
-        )
-        width = max(i.width for i in images)
-        height = max(i.height for i in images)
-        scale = min(1.0, self.side / max(width, height))
-        self.size_ = (max(1, round(width * scale)), max(1, round(height * scale)))
-        return self
-
-    def transform(self, X):
-        rows = []
-        for blob in X:
-            image = Image.open(io.BytesIO(blob)).convert(self.mode_)
-            if image.size != self.size_:
-                image = image.resize(self.size_, Image.Resampling.BILINEAR)
-            rows.append(np.asarray(image, dtype=np.float32).ravel() / 255.0)
-        return np.stack(rows)
 
 
 def _featurizer(dataset) -> Pipeline:

@@ -10,7 +10,6 @@ supplies (``method="columns"``) are used as they are. Sentence embeddings
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import numpy as np
@@ -19,13 +18,13 @@ import pandas as pd
 from .cache import ArtifactCache, fingerprint
 from .dataset import ID, IMAGE, LABEL, TEXT, Dataset
 from .errors import DataError
+from .images import IMAGE_SIDE, ImagePixels
 
 METHODS = ("auto", "tfidf", "minilm", "pixels", "tabular", "columns")
 FEATURES_VERSION = 1
 
 TEXT_DIM = 128
 IMAGE_DIM = 64
-IMAGE_SIDE = 32
 
 
 def featurize(
@@ -148,40 +147,8 @@ def _minilm(dataset: Dataset) -> np.ndarray:
     return np.asarray(encode(_require(dataset, TEXT).astype(str).tolist()), dtype=np.float32)
 
 
-def image_pixels(images: list[bytes], *, side: int = IMAGE_SIDE) -> np.ndarray:
-    """Decode, resize to at most ``side`` pixels, scale to [0, 1]; grey unless any image has colour.
-
-    Examples
-    --------
-    >>> from sslcore.demos import load_demo
-    >>> image_pixels(load_demo("digits").items["image"][:2].tolist()).shape
-    (2, 64)
-    """
-    from PIL import Image
-
-    opened = []
-    for position, blob in enumerate(images):
-        try:
-            opened.append(Image.open(io.BytesIO(blob)))
-        except Exception as error:
-            raise DataError(f"image at row {position} cannot be decoded: {error}") from error
-    colour = any(img.mode not in ("L", "1", "I", "I;16", "LA") for img in opened)
-    mode = "RGB" if colour else "L"
-    width = max(img.width for img in opened)
-    height = max(img.height for img in opened)
-    scale = min(1.0, side / max(width, height))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    rows = []
-    for img in opened:
-        img = img.convert(mode)
-        if img.size != size:
-            img = img.resize(size, Image.Resampling.BILINEAR)
-        rows.append(np.asarray(img, dtype=np.float32).ravel() / 255.0)
-    return np.stack(rows)
-
-
 def _pixels(dataset: Dataset) -> np.ndarray:
-    X = image_pixels(_require(dataset, IMAGE).tolist())
+    X = ImagePixels(side=IMAGE_SIDE).fit_transform(_require(dataset, IMAGE).tolist())
     if X.shape[1] <= IMAGE_DIM:
         return X
     from sklearn.decomposition import PCA

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 import pandas as pd
 import streamlit as st
-from PIL import Image
 
 from sslcore.dataset import IMAGE, TEXT
+from sslcore.images import display_image
 
 DISPLAY_PIXELS = 256
 STRATEGY_NAMES = {
@@ -54,19 +53,7 @@ def show_item(row: dict, kind: str, feature_columns=()) -> None:
     if kind == "text":
         st.text(row[TEXT])  # st.text never interprets markdown or HTML
     elif kind == "image":
-        st.image(enlarged(row[IMAGE]), width=DISPLAY_PIXELS)
+        st.image(display_image(row[IMAGE], DISPLAY_PIXELS), width=DISPLAY_PIXELS)
     else:
         values = {c: row[c] for c in feature_columns}
         st.dataframe(pd.DataFrame([values]), hide_index=True)
-
-
-def enlarged(data: bytes, size: int = DISPLAY_PIXELS) -> Image.Image:
-    """Scale small images up with hard pixel edges (an 8x8 digit becomes readable)."""
-    image = Image.open(io.BytesIO(data))
-    image.seek(0)
-    image = image.convert("RGB")
-    scale = max(1, size // max(image.size))
-    if scale > 1:
-        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    image.thumbnail((size, size))
-    return image
