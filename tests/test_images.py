@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import image_bytes
 
 from sslcore.errors import DataError
 from sslcore.images import ImagePixels, display_image, open_image
-from conftest import image_bytes
 
 
 def test_pixels_take_the_largest_size_and_colour_if_any_image_has_it():
