@@ -5,10 +5,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS
+from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS, create_demo_project
 from sslcore.errors import DataError, StoreError
 from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, read_table
-from sslcore.store import PALETTE, create_demo_project
+from sslcore.store import PALETTE
 from ui.components import md
 from ui.model import forget_model
 from ui.state import PROJECT_KEY, forget_project, get_store, open_project_next, sidebar

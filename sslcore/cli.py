@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .demos import ensure_demo_projects
 from .errors import DataError, StoreError
-from .store import DATA_DIR_ENV, Store, default_data_dir, ensure_demo_projects
+from .store import DATA_DIR_ENV, Store, default_data_dir
 
 APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 

@@ -9,12 +9,14 @@ messages in four intents, written for this project.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from .dataset import ID, IMAGE, LABEL, TEXT, Dataset
+from .errors import StoreError
 
 DEMOS = ("digits", "moons", "tickets")
 
@@ -36,6 +38,44 @@ def load_demo(name: str) -> Dataset:
     if name not in DEMOS:
         raise ValueError(f"unknown demo {name!r}; choose one of {', '.join(DEMOS)}")
     return {"digits": _digits, "moons": _moons, "tickets": _tickets}[name]()
+
+
+DEMO_PREFIX = "Demo: "
+"""Demo projects are named ``Demo: <demo>``."""
+
+
+def create_demo_project(store, demo: str, name: str):
+    """A project in ``store`` holding a built-in demo with its classes and zero labels."""
+    dataset = load_demo(demo)
+    return store.create_project(
+        name, dataset, import_labels=False, class_names=dataset.classes, settings={"demo": demo}
+    )
+
+
+def ensure_demo_projects(store, names: Iterable[str] | None = None) -> list[str]:
+    """Create the built-in demo projects missing from ``store``, with zero labels.
+
+    Returns the names of the projects created.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sslcore.store import Store
+    >>> ensure_demo_projects(Store(tempfile.mkdtemp()), ["moons"])
+    ['Demo: moons']
+    """
+    created = []
+    existing = set(store.project_names())
+    for demo in names or DEMOS:
+        name = DEMO_PREFIX + demo
+        if name in existing:
+            continue
+        try:
+            create_demo_project(store, demo, name)
+        except StoreError:  # another process created it meanwhile
+            continue
+        created.append(name)
+    return created
 
 
 def _png(pixels: np.ndarray) -> bytes:

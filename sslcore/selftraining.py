@@ -44,7 +44,9 @@ class SelfTrainer(ClassifierMixin, BaseEstimator):
     --------
     >>> from sklearn.datasets import make_blobs
     >>> X, y = make_blobs(200, centers=2, random_state=0)
-    >>> y_partial = np.full(200, -1); y_partial[[0, 1, 2, 3]] = y[:4]
+    >>> y_partial = np.full(200, -1)
+    >>> two_each = np.r_[np.flatnonzero(y == 0)[:2], np.flatnonzero(y == 1)[:2]]
+    >>> y_partial[two_each] = y[two_each]
     >>> float((SelfTrainer().fit(X, y_partial).predict(X) == y).mean()) > 0.9
     True
     """

@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sslcore.store import DEMO_PREFIX, Store  # noqa: E402
+from sslcore.demos import DEMO_PREFIX  # noqa: E402
+from sslcore.store import Store  # noqa: E402
 
 PROJECT = "crash"
 CLASSES = ["a", "b", "c"]
@@ -59,7 +60,7 @@ def bulk(project, pause_batch: int) -> None:
     items = sorted(project.item_ids())[:BULK]
     inserts = {"batch": -1, "rows": 0}
 
-    @event.listens_for(project.engine, "before_cursor_execute")
+    @event.listens_for(project.db, "before_cursor_execute")
     def _count(conn, cursor, statement, *args):
         if statement.startswith("INSERT INTO label_events"):
             inserts["rows"] += 1

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sslcore.store import DEMO_PREFIX, Store
+from sslcore.demos import DEMO_PREFIX
+from sslcore.store import Store
 
 ROOT = Path(__file__).parents[1]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import sign_in, start_studio, stop_studio
 
-from sslcore.store import DEMO_PREFIX, Store
+from sslcore.demos import DEMO_PREFIX
+from sslcore.store import Store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).parent / "screenshots"

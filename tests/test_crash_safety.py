@@ -25,9 +25,10 @@ import pytest
 from conftest import sign_in, start_studio, stop_studio, text_dataset
 
 from sslcore.cache import fingerprint
+from sslcore.demos import DEMO_PREFIX, ensure_demo_projects
 from sslcore.features import featurize
 from sslcore.graph import build_knn_graph
-from sslcore.store import DEMO_PREFIX, Store, ensure_demo_projects
+from sslcore.store import Store
 
 CHILD = Path(__file__).with_name("crash_child.py")
 ROOT = Path(__file__).parents[1]

@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from sslcore.cache import fingerprint
-from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS, load_demo
-from sslcore.store import DEMO_PREFIX, ensure_demo_projects
+from sslcore.demos import DEMO_DESCRIPTIONS, DEMO_PREFIX, DEMOS, ensure_demo_projects, load_demo
 
 
 @pytest.fixture(scope="module")

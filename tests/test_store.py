@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from conftest import text_dataset
 
-from sslcore import store as store_module
 from sslcore.dataset import Dataset
 from sslcore.errors import StoreError
 from sslcore.store import SCHEMA_VERSION, Store, default_data_dir
+from sslcore.store import projects as store_module
 
 # Labels and events ------------------------------------------------------------
 

@@ -6,8 +6,9 @@ import getpass
 
 import streamlit as st
 
+from sslcore.demos import ensure_demo_projects
 from sslcore.errors import StoreError
-from sslcore.store import Project, Store, default_data_dir, ensure_demo_projects
+from sslcore.store import Project, Store, default_data_dir
 
 PROJECT_KEY = "project_name"
 PENDING_PROJECT_KEY = "open_project_next"

@@ -1,9 +1,6 @@
-"""The durable project store: SQLite (WAL) through SQLAlchemy Core.
+"""Projects under one data directory: items on disk, classes, label events and undo.
 
-Labels are append-only events. An item's current label is derived by replaying
-its events: the last labeling event that has not been undone wins. Undo is a
-new event pointing at the one it cancels. Every write is committed (and synced
-to disk) before the call returns.
+Every write is committed (and synced to disk) before the call returns.
 
 Layout under the data directory::
 
@@ -21,226 +18,33 @@ import shutil
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import (
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .cache import ArtifactCache
-from .dataset import ID, LABEL, Dataset
-from .errors import StoreError
+from ..cache import ArtifactCache
+from ..dataset import ID, LABEL, Dataset
+from ..errors import StoreError
+from .events import SOURCES, LabelEvent, LabelState, read_events
+from .reservations import Reservations
+from .schema import classes, connect_sqlite, label_events, migrate, projects, reservations
 
-SCHEMA_VERSION = 2  # 2: reservations
 DATA_DIR_ENV = "SSLABEL_DATA_DIR"
-
-# Where a label came from. "undo" events cancel an earlier event.
-SOURCES = ("human", "accepted", "rejected", "bulk", "imported", "undo")
-LABELING_SOURCES = ("human", "accepted", "bulk", "imported")
 
 PALETTE = (
     "#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2",
     "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC",
 )  # fmt: skip
-
-metadata = MetaData()
-
-schema_info = Table("schema_info", metadata, Column("version", Integer, nullable=False))
-
-projects = Table(
-    "projects",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String, nullable=False, unique=True),
-    Column("kind", String, nullable=False),
-    Column("n_items", Integer, nullable=False),
-    Column("feature_columns", Text, nullable=False, default="[]"),
-    Column("settings", Text, nullable=False, default="{}"),
-    Column("folder", String, nullable=False),
-    Column("created_at", Float, nullable=False),
-    sqlite_autoincrement=True,  # a deleted project's id is never handed out again
-)
-
-classes = Table(
-    "classes",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    Column("name", String, nullable=False),
-    Column("color", String, nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("merged_into", Integer, ForeignKey("classes.id"), nullable=True),
-    UniqueConstraint("project_id", "name"),
-)
-
-label_events = Table(
-    "label_events",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    Column("item_id", String, nullable=False),
-    Column("class_id", Integer, ForeignKey("classes.id"), nullable=True),
-    Column("source", String, nullable=False),
-    Column("annotator", String, nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("model_round", Integer, nullable=True),
-    Column("confidence", Float, nullable=True),
-    Column("batch_id", String, nullable=True),
-    Column("undoes", Integer, ForeignKey("label_events.id"), nullable=True),
-    Index("ix_events_project_item", "project_id", "item_id"),
-    sqlite_autoincrement=True,  # undo events point at event ids: never reuse one
-)
-
-# One row per grant, kept after release as a record of who held which item when.
-# A hold ends at ``released_at`` or at ``expires_at``, whichever comes first.
-reservations = Table(
-    "reservations",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    Column("item_id", String, nullable=False),
-    Column("annotator", String, nullable=False),
-    Column("reserved_at", Float, nullable=False),
-    Column("expires_at", Float, nullable=False),
-    Column("released_at", Float, nullable=True),
-    Index("ix_reservations_open", "project_id", "released_at"),
-    Index("ix_reservations_item", "project_id", "item_id"),
-)
+"""Colours given to new classes in turn."""
 
 
 def default_data_dir() -> Path:
     """``$SSLABEL_DATA_DIR`` if set, else ``./data``."""
     return Path(os.environ.get(DATA_DIR_ENV) or Path.cwd() / "data")
-
-
-@dataclass(frozen=True)
-class LabelEvent:
-    id: int
-    item_id: str
-    class_id: int | None
-    source: str
-    annotator: str
-    created_at: float
-    model_round: int | None = None
-    confidence: float | None = None
-    batch_id: str | None = None
-    undoes: int | None = None
-
-
-@dataclass
-class LabelState:
-    """Labels derived from a stream of events, updated one event at a time.
-
-    ``labels`` maps item id to class id for every labeled item; ``rejected``
-    holds the (item id, class id) pairs a person rejected.
-    """
-
-    last_event_id: int = 0
-    _history: dict[str, list[LabelEvent]] = field(default_factory=lambda: defaultdict(list))
-    _rejections: dict[tuple[str, int], set[int]] = field(default_factory=lambda: defaultdict(set))
-    _events: dict[int, LabelEvent] = field(default_factory=dict)
-    _undone: set[int] = field(default_factory=set)
-
-    def apply(self, ev: LabelEvent) -> None:
-        self._events[ev.id] = ev
-        self.last_event_id = max(self.last_event_id, ev.id)
-        if ev.source == "undo":
-            target = self._events.get(ev.undoes)
-            if target is None or ev.undoes in self._undone:
-                return
-            self._undone.add(target.id)
-            if target.source == "rejected":
-                self._rejections[(target.item_id, target.class_id)].discard(target.id)
-            else:
-                history = self._history[target.item_id]
-                history[:] = [e for e in history if e.id != target.id]
-        elif ev.source == "rejected":
-            self._rejections[(ev.item_id, ev.class_id)].add(ev.id)
-        else:
-            self._history[ev.item_id].append(ev)
-
-    def current(self) -> dict[str, LabelEvent]:
-        """The event that set each labeled item's current label."""
-        return {
-            item: history[-1]
-            for item, history in self._history.items()
-            if history and history[-1].class_id is not None
-        }
-
-    @property
-    def labels(self) -> dict[str, int]:
-        return {item: ev.class_id for item, ev in self.current().items()}
-
-    @property
-    def rejected(self) -> set[tuple[str, int]]:
-        return {pair for pair, ids in self._rejections.items() if ids}
-
-    def event(self, event_id: int) -> LabelEvent | None:
-        return self._events.get(event_id)
-
-    def is_undone(self, event_id: int) -> bool:
-        return event_id in self._undone
-
-    def events(self) -> list[LabelEvent]:
-        return [self._events[i] for i in sorted(self._events)]
-
-
-def derive_labels(events: Iterable[LabelEvent]) -> LabelState:
-    """Replay events (in id order) into the current labels and rejections."""
-    state = LabelState()
-    for ev in sorted(events, key=lambda e: e.id):
-        state.apply(ev)
-    return state
-
-
-def _engine_for(path: Path):
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        # Take over transaction control so that every transaction is BEGIN IMMEDIATE:
-        # writers queue on the lock instead of failing half-way with "database is locked".
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _add_reservations(conn) -> None:
-    metadata.create_all(conn, tables=[reservations])
-
-
-# Schema version -> the step that brings the version before it up to it.
-_MIGRATIONS = {2: _add_reservations}
 
 
 def _annotator_name(annotator: str) -> str:
@@ -274,32 +78,15 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "projects").mkdir(exist_ok=True)
         self.db_path = self.data_dir / "sslabel.db"
-        self.engine = _engine_for(self.db_path)
-        self._migrate()
-
-    def _migrate(self) -> None:
-        with self.engine.begin() as conn:
-            metadata.create_all(conn, tables=[schema_info])
-            version = conn.execute(select(func.max(schema_info.c.version))).scalar()
-            if version is None:
-                metadata.create_all(conn)
-                conn.execute(insert(schema_info).values(version=SCHEMA_VERSION))
-            elif version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.db_path}: was written by a newer sslabel (schema {version}, this "
-                    f"one knows {SCHEMA_VERSION}); upgrade sslabel to open it."
-                )
-            elif version < SCHEMA_VERSION:
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    _MIGRATIONS[step](conn)
-                    conn.execute(insert(schema_info).values(version=step))
+        self.db = connect_sqlite(self.db_path)
+        migrate(self.db, self.db_path)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
     def list_projects(self) -> pd.DataFrame:
         """One row per project: id, name, kind, n_items, created_at, n_labeled."""
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             rows = conn.execute(
                 select(
                     projects.c.id,
@@ -314,7 +101,7 @@ class Store:
         return table
 
     def project_names(self) -> list[str]:
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             return list(conn.execute(select(projects.c.name).order_by(projects.c.id)).scalars())
 
     def create_project(
@@ -349,7 +136,7 @@ class Store:
             imported = sorted({c for c in labels if c is not None} - set(class_names))
             class_names = [*dict.fromkeys(class_names), *imported]
             now = time.time()
-            with self.engine.begin() as conn:
+            with self.db.begin() as conn:
                 project_id = conn.execute(
                     insert(projects).values(
                         name=name,
@@ -397,7 +184,7 @@ class Store:
 
     def open_project(self, key: int | str) -> Project:
         column = projects.c.id if isinstance(key, int) else projects.c.name
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             row = conn.execute(select(projects).where(column == key)).mappings().first()
         if row is None:
             raise StoreError(f"There is no project {key!r} in {self.data_dir}.")
@@ -405,7 +192,7 @@ class Store:
 
     def delete_project(self, key: int | str) -> None:
         project = self.open_project(key)
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(label_events.delete().where(label_events.c.project_id == project.id))
             conn.execute(reservations.delete().where(reservations.c.project_id == project.id))
             conn.execute(
@@ -442,13 +229,14 @@ class Project:
         self._item_ids: frozenset[str] | None = None
         self._state = LabelState()
         self._state_lock = threading.Lock()  # one Project may serve several UI sessions
+        self._reservations = Reservations(self.id)
 
     def __repr__(self) -> str:
         return f"Project({self.id}, {self.name!r}, {self.kind}, {self.n_items} items)"
 
     @property
-    def engine(self):
-        return self.store.engine
+    def db(self):
+        return self.store.db
 
     def dataset(self) -> Dataset:
         """The items as imported (without labels: those live in the events)."""
@@ -467,7 +255,7 @@ class Project:
     # Classes ------------------------------------------------------------------
 
     def classes(self, *, include_merged: bool = False) -> list[ClassInfo]:
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             rows = conn.execute(
                 select(classes)
                 .where(classes.c.project_id == self.id)
@@ -491,7 +279,7 @@ class Project:
             raise StoreError(f"The class {name!r} exists already in {self.name!r}.")
         position = max((c.position for c in existing), default=-1) + 1
         color = color or PALETTE[position % len(PALETTE)]
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             class_id = conn.execute(
                 insert(classes).values(
                     project_id=self.id, name=name, color=color, position=position
@@ -519,7 +307,7 @@ class Project:
 
     def _update_class(self, class_name: str, /, **values) -> None:
         class_id = self._class_id(class_name)
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(update(classes).where(classes.c.id == class_id).values(**values))
 
     def _class_id(self, name: str) -> int:
@@ -621,13 +409,13 @@ class Project:
             )
         if not values:
             return []
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             ids = [
                 conn.execute(insert(label_events).values(**v)).inserted_primary_key[0]
                 for v in values
             ]
             if source != "rejected":
-                self._release_items(conn, [v["item_id"] for v in values])
+                self._reservations.release_items(conn, [v["item_id"] for v in values], now)
         return ids
 
     def undo(self, event_id: int, *, annotator: str) -> list[LabelEvent]:
@@ -638,7 +426,7 @@ class Project:
         annotator = _annotator_name(annotator)
         # Read and write in one transaction, so two people undoing the same event at
         # once cannot both be told they did it.
-        with self._state_lock, self.engine.begin() as conn:
+        with self._state_lock, self.db.begin() as conn:
             state = self._catch_up(conn)
             target = state.event(event_id)
             if target is None or target.source == "undo":
@@ -685,32 +473,13 @@ class Project:
 
     def state(self) -> LabelState:
         """Labels derived from every event so far (new events are fetched and applied)."""
-        with self._state_lock, self.engine.begin() as conn:
+        with self._state_lock, self.db.begin() as conn:
             return self._catch_up(conn)
 
     def _catch_up(self, conn) -> LabelState:
         """Apply the events committed since the last call; the caller holds ``_state_lock``."""
-        rows = conn.execute(
-            select(label_events)
-            .where(label_events.c.project_id == self.id)
-            .where(label_events.c.id > self._state.last_event_id)
-            .order_by(label_events.c.id)
-        ).mappings()
-        for r in rows:
-            self._state.apply(
-                LabelEvent(
-                    id=r["id"],
-                    item_id=r["item_id"],
-                    class_id=r["class_id"],
-                    source=r["source"],
-                    annotator=r["annotator"],
-                    created_at=r["created_at"],
-                    model_round=r["model_round"],
-                    confidence=r["confidence"],
-                    batch_id=r["batch_id"],
-                    undoes=r["undoes"],
-                )
-            )
+        for ev in read_events(conn, self.id, after=self._state.last_event_id):
+            self._state.apply(ev)
         return self._state
 
     def labels(self) -> dict[str, str]:
@@ -781,52 +550,12 @@ class Project:
         if not ttl > 0:
             raise StoreError(f"A reservation needs a positive time to live, not {ttl!r}.")
         # The state lock is taken before the database lock, as in state().
-        with self._state_lock, self.engine.begin() as conn:
-            now = time.time()
-            conn.execute(  # lapsed holds are closed, keeping the open ones few
-                update(reservations)
-                .where(reservations.c.project_id == self.id)
-                .where(reservations.c.released_at.is_(None))
-                .where(reservations.c.expires_at <= now)
-                .values(released_at=reservations.c.expires_at)
-            )
+        with self._state_lock, self.db.begin() as conn:
             labeled = self._catch_up(conn).labels
-            held = self._open_reservations(conn, now)
-            taken = {item for item, (who, _) in held.items() if who != annotator}
-            mine = {item for item, (who, _) in held.items() if who == annotator}
-            chosen = next((c for c in candidates if c not in taken and c not in labeled), None)
-            others = mine - {chosen}
-            if others:
-                conn.execute(
-                    update(reservations)
-                    .where(reservations.c.project_id == self.id)
-                    .where(reservations.c.annotator == annotator)
-                    .where(reservations.c.item_id.in_(others))
-                    .where(reservations.c.released_at.is_(None))
-                    .values(released_at=now)
-                )
-            if chosen is None:
-                return None
-            if chosen in mine:
-                conn.execute(
-                    update(reservations)
-                    .where(reservations.c.project_id == self.id)
-                    .where(reservations.c.annotator == annotator)
-                    .where(reservations.c.item_id == chosen)
-                    .where(reservations.c.released_at.is_(None))
-                    .values(expires_at=now + ttl)
-                )
-            else:
-                conn.execute(
-                    insert(reservations).values(
-                        project_id=self.id,
-                        item_id=chosen,
-                        annotator=annotator,
-                        reserved_at=now,
-                        expires_at=now + ttl,
-                    )
-                )
-        return chosen
+            return self._reservations.grant(
+                conn, candidates, annotator=annotator, ttl=ttl, now=time.time(),
+                unavailable=labeled.keys(),
+            )  # fmt: skip
 
     def release(self, annotator: str) -> None:
         """Release every reservation ``annotator`` holds in this project.
@@ -844,14 +573,8 @@ class Project:
         {}
         """
         annotator = _annotator_name(annotator)
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(reservations)
-                .where(reservations.c.project_id == self.id)
-                .where(reservations.c.annotator == annotator)
-                .where(reservations.c.released_at.is_(None))
-                .values(released_at=time.time())
-            )
+        with self.db.begin() as conn:
+            self._reservations.release(conn, annotator, time.time())
 
     def reservations(self) -> dict[str, tuple[str, float]]:
         """Item id to (annotator, expires_at) for every reservation still running.
@@ -869,90 +592,20 @@ class Project:
         >>> p.reservations()["point-0001"][0]
         'ann'
         """
-        with self.engine.begin() as conn:
-            return self._open_reservations(conn, time.time())
+        with self.db.begin() as conn:
+            return self._reservations.held(conn, time.time())
 
     def reservation_log(self) -> pd.DataFrame:
         """Every reservation ever granted, oldest first: item_id, annotator,
         reserved_at, expires_at, released_at (empty while it runs or if it lapsed)."""
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(
-                    reservations.c.item_id,
-                    reservations.c.annotator,
-                    reservations.c.reserved_at,
-                    reservations.c.expires_at,
-                    reservations.c.released_at,
-                )
-                .where(reservations.c.project_id == self.id)
-                .order_by(reservations.c.id)
-            ).all()
-        return pd.DataFrame(
-            rows, columns=["item_id", "annotator", "reserved_at", "expires_at", "released_at"]
-        )
-
-    def _open_reservations(self, conn, now: float) -> dict[str, tuple[str, float]]:
-        rows = conn.execute(
-            select(reservations.c.item_id, reservations.c.annotator, reservations.c.expires_at)
-            .where(reservations.c.project_id == self.id)
-            .where(reservations.c.released_at.is_(None))
-            .where(reservations.c.expires_at > now)
-        ).all()
-        return {item: (who, expires) for item, who, expires in rows}
-
-    def _release_items(self, conn, item_ids: list[str]) -> None:
-        """End the running reservations of these items (called inside a label's transaction)."""
-        now = time.time()
-        open_rows = (
-            update(reservations)
-            .where(reservations.c.project_id == self.id)
-            .where(reservations.c.released_at.is_(None))
-            .where(reservations.c.expires_at > now)
-        )
-        unique = list(dict.fromkeys(item_ids))
-        for start in range(0, len(unique), 500):  # SQLite caps the parameters of one statement
-            chunk = unique[start : start + 500]
-            conn.execute(open_rows.where(reservations.c.item_id.in_(chunk)).values(released_at=now))
+        with self.db.begin() as conn:
+            return self._reservations.log(conn)
 
     def update_settings(self, **values) -> None:
         self.settings = {**self.settings, **values}
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 update(projects)
                 .where(projects.c.id == self.id)
                 .values(settings=json.dumps(self.settings))
             )
-
-
-DEMO_PREFIX = "Demo: "
-
-
-def ensure_demo_projects(store: Store, names: Iterable[str] | None = None) -> list[str]:
-    """Create the built-in demo projects that are missing, with zero labels.
-
-    Returns the names of the projects created.
-    """
-    from .demos import DEMOS
-
-    created = []
-    existing = set(store.project_names())
-    for demo in names or DEMOS:
-        name = DEMO_PREFIX + demo
-        if name in existing:
-            continue
-        try:
-            create_demo_project(store, demo, name)
-        except StoreError:  # another process created it meanwhile
-            continue
-        created.append(name)
-    return created
-
-
-def create_demo_project(store: Store, demo: str, name: str) -> Project:
-    """A project holding a built-in demo with its classes and zero labels."""
-    from .demos import load_demo
-
-    dataset = load_demo(demo)
-    return store.create_project(
-        name, dataset, import_labels=False, class_names=dataset.classes, settings={"demo": demo}
-    )
