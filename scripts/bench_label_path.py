@@ -1,6 +1,6 @@
 """Server time per label on the Label page's code path, without the browser.
 
-One round is what pages/label.py does when a class key is pressed: write the
+One round is LabelingSession.label, what a class key on the Label page runs: write the
 label event (committed to disk), bring the engine up to date with every label
 and rejection in the store, ask the strategy for the next item and reserve it.
 The true label is given each time, so ``accuracy_after`` is what an annotator
@@ -22,8 +22,7 @@ import pandas as pd
 
 from sslcore.dataset import Dataset
 from sslcore.demos import load_demo
-from sslcore.engine import Engine
-from sslcore.features import featurize
+from sslcore.session import LabelingSession, ProjectEngine
 from sslcore.store import Store
 
 
@@ -52,19 +51,16 @@ def main() -> None:
         "bench", dataset, import_labels=False, class_names=dataset.classes
     )
     started = time.perf_counter()
-    X = featurize(project.dataset(), cache=project.cache)
-    engine = Engine(dataset.ids, X)
+    session = LabelingSession(ProjectEngine.build(project), "bench")
     setup = time.perf_counter() - started
-    current = engine.query("margin", 1, seed=0)[0].item_id
+    current = session.next_item().item_id
     times = []
-    for round_ in range(args.rounds):
+    for _ in range(args.rounds):
         t0 = time.perf_counter()
-        project.label(current, truth[current], annotator="bench")
-        project.state()
-        engine.update(project.labels(), project.rejections())
-        batch = engine.query("margin", len(project.reservations()) + 1, seed=round_)
-        current = project.reserve_next([s.item_id for s in batch], annotator="bench")
+        session.label(current, truth[current])  # writes, refreshes, picks and reserves
+        current = session.current.item_id
         times.append(time.perf_counter() - t0)
+    engine = session.live.engine
     predictions = engine.update(project.labels(), project.rejections())
     rest = ~engine.labeled
     accuracy = float((predictions.predicted[rest] == dataset.labels[rest]).mean())

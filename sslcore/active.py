@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .errors import PoolExhaustedError
@@ -105,7 +106,10 @@ class Strategy:
     """Base class: subclasses define ``name`` and ``scores`` (higher = ask first)."""
 
     name = "strategy"
+    title = "Strategy"
+    """How the UI names the strategy."""
     needs_classes = True
+    """Whether it needs two labeled classes; until then it hands out the cold start."""
 
     def __str__(self) -> str:
         return self.name
@@ -139,6 +143,7 @@ class Strategy:
 
 class RandomSampling(Strategy):
     name = "random"
+    title = "Random"
     needs_classes = False
 
     def scores(self, pool, positions, rng):
@@ -150,6 +155,7 @@ class RandomSampling(Strategy):
 
 class LeastConfidence(Strategy):
     name = "least_confidence"
+    title = "Least confidence"
 
     def scores(self, pool, positions, rng):
         return least_confidence(pool.proba[positions])
@@ -160,6 +166,7 @@ class LeastConfidence(Strategy):
 
 class Margin(Strategy):
     name = "margin"
+    title = "Margin (smallest gap between the top two classes)"
 
     def scores(self, pool, positions, rng):
         return 1.0 - margin(pool.proba[positions])
@@ -171,6 +178,7 @@ class Margin(Strategy):
 
 class Entropy(Strategy):
     name = "entropy"
+    title = "Entropy"
 
     def scores(self, pool, positions, rng):
         return entropy(pool.proba[positions])
@@ -183,6 +191,7 @@ class DensityWeightedMargin(Strategy):
     """Margin uncertainty times local density, so outliers are not asked first."""
 
     name = "density_margin"
+    title = "Margin, weighted by density"
 
     def scores(self, pool, positions, rng):
         density = pool.density if pool.density is not None else np.ones(len(pool.ids))
@@ -197,6 +206,7 @@ class Disagreement(Strategy):
     """Where label spreading and self-training disagree."""
 
     name = "disagreement"
+    title = "Propagation vs self-training disagreement"
 
     def scores(self, pool, positions, rng):
         if pool.other_proba is None:
@@ -224,6 +234,7 @@ class ColdStart(Strategy):
     """
 
     name = "cold_start"
+    title = "Diversity (representative, spread-out items)"
     needs_classes = False
 
     def query(self, pool: Pool, n: int, *, seed: int = 0) -> list[Suggestion]:
@@ -348,6 +359,7 @@ STRATEGY_CLASSES: dict[str, type[Strategy]] = {
 }
 STRATEGIES = tuple(STRATEGY_CLASSES)
 """Names accepted wherever a strategy is chosen by name."""
+DEFAULT_STRATEGY = Margin.name
 
 
 def get_strategy(name: str) -> Strategy:
@@ -364,3 +376,172 @@ def get_strategy(name: str) -> Strategy:
         raise ValueError(
             f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}"
         ) from None
+
+
+QUERY_CANDIDATES_MIN_ITEMS = 50_000
+"""From this size, a scored query ranks only its best-scored candidates (ties at the cut kept)."""
+QUERY_CANDIDATES = 2_000
+SPECTRAL_MAX_ITEMS = 50_000
+"""Above this size the cold start clusters the features instead of the spectral embedding."""
+
+
+class ActiveLearner:
+    """Picks the next items to label from an :class:`~sslcore.engine.Engine`'s current round.
+
+    Parameters
+    ----------
+    engine : Engine
+        The items, the graph, and the predictions of the latest update.
+    cold_start_batch : int, default=10
+        Until two classes are labeled, strategies that need classes hand out
+        the items of one cold-start batch of this size (k-means medoids),
+        however few are asked for at a time.
+    embedding : ndarray, optional
+        A spectral embedding of ``engine.graph`` computed before (it depends
+        only on the graph, so runs on the same graph can share it); computed
+        on first need otherwise, and kept in ``self.embedding``.
+
+    Examples
+    --------
+    >>> from sslcore.demos import load_demo
+    >>> from sslcore.engine import Engine
+    >>> from sslcore.features import featurize
+    >>> ds = load_demo("moons")
+    >>> learner = ActiveLearner(Engine(ds.ids, featurize(ds)))
+    >>> [s.reason for s in learner.query("margin", 2, seed=0)][0]
+    'Typical of a group of similar items no one has labeled'
+    """
+
+    def __init__(self, engine, *, cold_start_batch: int = 10, embedding: np.ndarray | None = None):
+        self.engine = engine
+        self.cold_start_batch = cold_start_batch
+        self.embedding = embedding
+        self._density: np.ndarray | None = None
+        self._cold_plan: list[Suggestion] | None = None
+
+    def query(
+        self, strategy: str = DEFAULT_STRATEGY, n: int = 10, *, seed: int = 0
+    ) -> list[Suggestion]:
+        """The next ``n`` items to label, best first.
+
+        Never returns a labeled item. Raises
+        :class:`sslcore.errors.PoolExhaustedError` when every item is labeled.
+        Strategies that need classes start with the planned cold start until
+        two classes are labeled.
+        """
+        chosen = get_strategy(strategy)
+        if chosen.needs_classes or chosen.name == ColdStart.name:
+            planned = self._planned_cold_start(max(n, self.cold_start_batch), seed)
+            if len(planned) >= n:
+                return planned[:n]
+        return self._query(chosen, n, seed)
+
+    def _query(self, chosen: Strategy, n: int, seed: int) -> list[Suggestion]:
+        engine = self.engine
+        cold = chosen.needs_classes or chosen.name == ColdStart.name
+        pool = Pool(
+            ids=engine.item_ids,
+            labeled=engine.labeled,
+            features=engine.features,
+            proba=engine.predictions.proba if engine.classes else None,
+            n_classes_labeled=engine.n_classes_labeled,
+            graph=engine.graph,
+            density=self._node_density(),
+            embedding=self._cold_start_embedding(n) if cold else None,
+            other_proba=self._other_proba(chosen.name),
+            classes=list(engine.classes),
+        )
+        if engine.n_items >= QUERY_CANDIDATES_MIN_ITEMS and chosen.needs_classes:
+            pool = _candidate_pool(chosen, pool, n, seed)
+        return chosen.query(pool, n, seed=seed)
+
+    def _planned_cold_start(self, size: int, seed: int) -> list[Suggestion]:
+        """The unlabeled items of the first cold start, planned as one batch.
+
+        With fewer than two classes labeled, a batch of ``size`` k-means medoids
+        is planned once; it is then handed out until every item of it is
+        labeled, however few items are asked for at a time (the Label page asks
+        for one). Asking for one item at a time from scratch would give the
+        medoid of one cluster and then outliers.
+        """
+        engine = self.engine
+        if self._cold_plan is None and engine.n_classes_labeled < 2:
+            self._cold_plan = self._query(ColdStart(), size, seed)
+        plan = self._cold_plan or []
+        return [s for s in plan if not engine.labeled[engine.position(s.item_id)]]
+
+    def _node_density(self) -> np.ndarray:
+        if self._density is None:
+            from .graph import node_density
+
+            self._density = node_density(self.engine.graph)
+        return self._density
+
+    def _cold_start_embedding(self, n: int) -> np.ndarray | None:
+        engine = self.engine
+        labeled_enough = engine.labeled.sum() >= 2 and len(engine.classes) > 1
+        if engine.n_items > SPECTRAL_MAX_ITEMS or labeled_enough:
+            return None
+        dim = max(2, min(64, 2 * n, engine.n_items - 2))
+        if self.embedding is None or self.embedding.shape[1] < dim:
+            from .graph import spectral_embedding
+
+            self.embedding = spectral_embedding(engine.graph, dim)
+        return self.embedding
+
+    def _other_proba(self, name: str) -> np.ndarray | None:
+        if name != Disagreement.name or not self.engine.classes:
+            return None
+        return self.engine.self_training_proba()
+
+
+def _candidate_pool(chosen: Strategy, pool: Pool, n: int, seed: int) -> Pool:
+    """``pool`` cut down to its best-scored unlabeled items, for a cheap ranking on large pools.
+
+    The strategy then ranks and de-duplicates only these, instead of sorting every
+    unlabeled item (a 100k-row lexsort per round). Every item tied with the last
+    candidate is kept, so the top-scored set, ties included, is the same as on the
+    whole pool; near-duplicate filtering only needs neighbours among candidates.
+    Returns ``pool`` unchanged when it would be a cold start or the cut saves nothing.
+    """
+    if pool.proba is None or pool.n_classes_labeled < 2:
+        return pool
+    positions = pool.unlabeled_positions()
+    wanted = max(QUERY_CANDIDATES, 50 * n)
+    if positions.size <= 2 * wanted:
+        return pool
+    scores = chosen.scores(pool, positions, np.random.default_rng(seed))
+    cut = np.partition(scores, positions.size - wanted)[positions.size - wanted]
+    keep = positions[scores >= cut]
+    if keep.size < n or keep.size > positions.size // 2:
+        return pool
+
+    def rows(a):
+        return None if a is None else a[keep]
+
+    return Pool(
+        ids=pool.ids[keep],
+        labeled=np.zeros(keep.size, bool),
+        features=pool.features[keep],
+        proba=pool.proba[keep],
+        n_classes_labeled=pool.n_classes_labeled,
+        graph=None if pool.graph is None else pool.graph[keep][:, keep],
+        density=rows(pool.density),
+        embedding=rows(pool.embedding),
+        other_proba=rows(pool.other_proba),
+        classes=pool.classes,
+    )
+
+
+def suggestions_frame(suggestions: list[Suggestion]) -> pd.DataFrame:
+    """Suggestions as a table with ``item_id, score, reason``.
+
+    Examples
+    --------
+    >>> suggestions_frame([Suggestion("a", 0.5, "why")]).columns.tolist()
+    ['item_id', 'score', 'reason']
+    """
+    return pd.DataFrame(
+        [(s.item_id, s.score, s.reason) for s in suggestions],
+        columns=["item_id", "score", "reason"],
+    )

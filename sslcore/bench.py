@@ -65,7 +65,7 @@ def latency(
     The graph build reports progress to ``progress`` (by default, lines on
     stderr once n is above 50,000, so stdout stays one JSON object).
     Each round labels the top suggestion with its true class, then times
-    ``Engine.update`` (warm-started spreading) plus ``Engine.query("margin", 10)``.
+    ``Engine.update`` (warm-started spreading) plus ``ActiveLearner.query("margin", 10)``.
     The baseline refits scikit-learn's ``LabelSpreading(kernel="knn")`` once
     with the same labels, the naive way to refresh.
 
@@ -81,6 +81,7 @@ def latency(
     >>> sorted(result)[:3]
     ['graph_build_s', 'n', 'p50_ms']
     """
+    from .active import ActiveLearner
     from .engine import Engine
     from .graph import build_knn_graph
 
@@ -96,14 +97,15 @@ def latency(
     rng = np.random.default_rng(0)
     labels = {ids[int(p)]: truth[ids[int(p)]] for p in rng.choice(n, 10, replace=False)}
     engine.update(labels)
-    suggestions = engine.query("margin", 10, seed=0)
+    learner = ActiveLearner(engine)
+    suggestions = learner.query("margin", 10, seed=0)
     timings = []
     for round_ in range(rounds):
         item = suggestions[0].item_id
         labels[item] = truth[item]
         started = time.perf_counter()
         engine.update(labels)
-        suggestions = engine.query("margin", 10, seed=round_)
+        suggestions = learner.query("margin", 10, seed=round_)
         timings.append(time.perf_counter() - started)
     result = {
         "n": n,

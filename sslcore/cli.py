@@ -13,7 +13,15 @@ from .demos import ensure_demo_projects
 from .errors import DataError, StoreError
 from .store import DATA_DIR_ENV, Store, default_data_dir
 
-APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
+
+def app_file() -> Path | None:
+    """The studio's entry file (studio/app.py of the installed ``studio`` package)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("studio")  # locates the package without importing Streamlit
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,10 +125,11 @@ def _store(args) -> Store:
 
 
 def _run_app(args) -> int:
-    if not APP_FILE.exists():
+    entry = app_file()
+    if entry is None or not entry.exists():
         print(
-            f"sslabel: cannot find the app at {APP_FILE}; install sslabel from its "
-            f"source folder (pip install -e .).",
+            "sslabel: cannot find the studio (the 'studio' package); reinstall sslabel "
+            "(pip install sslabel, or pip install -e . in its source folder).",
             file=sys.stderr,
         )
         return 2
@@ -129,7 +138,7 @@ def _run_app(args) -> int:
         ensure_demo_projects(store)
     env = {**os.environ, DATA_DIR_ENV: str(store.data_dir.resolve())}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+        sys.executable, "-m", "streamlit", "run", str(entry),
         "--server.address", args.host,
         "--server.port", str(args.port),
         "--server.maxUploadSize", str(args.max_upload_mb),

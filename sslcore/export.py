@@ -164,3 +164,12 @@ def model_bytes(model: Pipeline) -> bytes:
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     return buffer.getvalue()
+
+
+def model_file(project) -> bytes | None:
+    """The project's trained pipeline (raw items in, class out) as joblib bytes, or None
+    before two classes have labels."""
+    labels = project.labels()
+    if len(set(labels.values())) < 2:
+        return None
+    return model_bytes(train_model(project.dataset(), labels))

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .propagation import SpreadingState, distributions, targets_from_codes
+from .propagation import SpreadingState, class_prior, distributions, targets_from_codes
+from .store.events import LABELING_SOURCES
 
-LABELING_SOURCES = ("human", "accepted", "bulk", "imported")
 GAIN_TOLERANCE = 1e-9
 """Fitted slopes below this (per unit of log labels) are numerical noise: no gain."""
 
@@ -121,8 +121,8 @@ def learning_curve(
             item_codes = np.full(S.shape[0], -1)
             item_codes[positions[:m][train]] = codes[:m][train]
             state.set_targets(targets_from_codes(item_codes, n_classes))
-            counts = np.bincount(codes[:m][train], minlength=n_classes) + 1.0
-            P = distributions(state.solve(tol=1e-4), prior=counts / counts.sum())
+            prior = class_prior(codes[:m][train], n_classes)
+            P = distributions(state.solve(tol=1e-4), prior=prior)
             scores.append(float((P[positions[:m][test]].argmax(1) == codes[:m][test]).mean()))
         rows.append({"labels": m, "accuracy": float(np.mean(scores)), "std": float(np.std(scores))})
     if progress:

@@ -255,22 +255,54 @@ def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def targets_from_codes(
-    codes: np.ndarray, n_classes: int, rejections: list[tuple[int, int]] | None = None
+    codes: np.ndarray,
+    n_classes: int,
+    rejections: list[tuple[int, int]] | None = None,
+    *,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """The ``Y`` matrix: one-hot rows for labels, ``-1`` for rejected (item, class) pairs.
+
+    ``rows`` limits it to those items' rows (in that order), so a round that
+    changed a few labels builds only their rows. A rejection counts only on an
+    unlabeled item.
 
     Examples
     --------
     >>> targets_from_codes(np.array([1, -1, -1]), 2, [(2, 0)]).tolist()
     [[0.0, 1.0], [0.0, 0.0], [-1.0, 0.0]]
+    >>> targets_from_codes(np.array([1, -1, -1]), 2, [(2, 0)], rows=np.array([2])).tolist()
+    [[-1.0, 0.0]]
     """
-    Y = np.zeros((len(codes), n_classes))
-    labeled = np.flatnonzero(codes != UNLABELED)
-    Y[labeled, codes[labeled]] = 1.0
-    for row, column in rejections or ():
-        if codes[row] == UNLABELED:
-            Y[row, column] = -1.0
+    rows = np.arange(len(codes)) if rows is None else np.asarray(rows, dtype=np.int64)
+    picked = codes[rows]
+    Y = np.zeros((len(rows), n_classes))
+    labeled = np.flatnonzero(picked != UNLABELED)
+    Y[labeled, picked[labeled]] = 1.0
+    if rejections:
+        row_of = {int(r): i for i, r in enumerate(rows)} if len(rows) < len(codes) else None
+        for item, column in rejections:
+            if codes[item] != UNLABELED:
+                continue
+            row = item if row_of is None else row_of.get(int(item))
+            if row is not None:
+                Y[row, column] = -1.0
     return Y
+
+
+def class_prior(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Label frequencies with one pseudo-count per class (add-one smoothing).
+
+    The class-mass target of spreading: a class with no label yet still gets
+    a little mass, and a class with many labels does not take all of it.
+
+    Examples
+    --------
+    >>> class_prior(np.array([0, 0, 1]), 3).round(2).tolist()
+    [0.5, 0.33, 0.17]
+    """
+    counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=n_classes) + 1.0
+    return counts / counts.sum()
 
 
 def distributions(
@@ -392,13 +424,13 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
         state.set_targets(targets_from_codes(codes, n_classes), clamped=~unlabeled)
         F = state.solve(tol=self.tol, max_sweeps=self.max_iter)
         self.n_iter_ = state.n_sweeps_
-        prior = np.bincount(codes[~unlabeled], minlength=n_classes) + 1.0
+        prior = class_prior(codes[~unlabeled], n_classes)
         self.label_distributions_ = distributions(
-            F, class_mass_normalization=self.class_mass_normalization, prior=prior / prior.sum()
+            F, class_mass_normalization=self.class_mass_normalization, prior=prior
         )
         # Samples no label reaches fall back to the most frequent label, not to class 0.
         unreached = np.abs(F).sum(axis=1) == 0
-        self.label_distributions_[unreached] = prior / prior.sum()
+        self.label_distributions_[unreached] = prior
         self.transduction_ = self.classes_[self.label_distributions_.argmax(axis=1)]
         return self
 
@@ -447,6 +479,7 @@ def _neighbours_in(reference: np.ndarray, queries: np.ndarray, k: int):
 __all__ = [
     "UNLABELED",
     "LabelSpreader",
+    "class_prior",
     "SpreadingState",
     "distributions",
     "targets_from_codes",

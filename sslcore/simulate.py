@@ -58,18 +58,18 @@ def _load_file(path: str, label_column: str | None) -> Dataset:
     return load_file(path, label_column=label_column)
 
 
-def run_once(engine_factory, y: np.ndarray, *, strategy: str, budgets: list[int], seed: int):
-    """One replay from zero labels; returns ``{budget: (accuracy, macro_f1)}``."""
+def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed: int):
+    """One replay from zero labels with an :class:`~sslcore.active.ActiveLearner` on a fresh
+    engine; returns ``{budget: (accuracy, macro_f1)}``."""
     from sklearn.metrics import f1_score
 
-    engine = engine_factory()
+    engine = learner.engine
     labels: dict[str, str] = {}
-    ids = engine.item_ids
     results = {}
     batch = budgets[0]
     while len(labels) < budgets[-1]:
         want = min(batch, budgets[-1] - len(labels), engine.n_items - len(labels))
-        for suggestion in engine.query(strategy, want, seed=seed + len(labels)):
+        for suggestion in learner.query(strategy, want, seed=seed + len(labels)):
             labels[suggestion.item_id] = y[engine.position(suggestion.item_id)]
         predictions = engine.update(labels)
         batch = 1
@@ -81,7 +81,6 @@ def run_once(engine_factory, y: np.ndarray, *, strategy: str, budgets: list[int]
                 float((predicted == truth).mean()) if rest.any() else 1.0,
                 float(f1_score(truth, predicted, average="macro")) if rest.any() else 1.0,
             )
-    del ids
     return results
 
 
@@ -120,6 +119,7 @@ def simulate(
     >>> [point["labels"] for point in result["curve"]]
     [4, 8]
     """
+    from .active import ActiveLearner
     from .engine import Engine
     from .graph import build_knn_graph
 
@@ -132,21 +132,12 @@ def simulate(
     budgets = [b for b in budgets if b <= len(y)] or [len(y)]
     graph = build_knn_graph(X)
     ids = [f"item-{i}" for i in range(len(y))]
-    shared: dict = {}
-
-    def factory():
-        engine = Engine(ids, X, graph=graph)
-        # The spectral embedding depends only on the graph: compute it once for all seeds.
-        if "embedding" in shared:
-            engine._embedding = shared["embedding"]
-        return engine
-
     runs = []
+    embedding = None  # depends only on the graph: computed once, shared by every seed
     for seed in range(seeds):
-        engine_result = run_once(
-            lambda: _remember(factory(), shared), y, strategy=strategy, budgets=budgets, seed=seed
-        )
-        runs.append(engine_result)
+        learner = ActiveLearner(Engine(ids, X, graph=graph), embedding=embedding)
+        runs.append(run_once(learner, y, strategy=strategy, budgets=budgets, seed=seed))
+        embedding = learner.embedding
     curve = []
     for budget in budgets:
         accuracy = np.array([run[budget][0] for run in runs])
@@ -166,19 +157,3 @@ def simulate(
         "seeds": int(seeds),
         "curve": curve,
     }
-
-
-class _remember:
-    """Wraps an engine so the spectral embedding it computes is shared across seeds."""
-
-    def __new__(cls, engine, shared):
-        original = engine._cold_start_embedding
-
-        def cached(n):
-            result = original(n)
-            if result is not None:
-                shared["embedding"] = result
-            return result
-
-        engine._cold_start_embedding = cached
-        return engine

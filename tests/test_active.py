@@ -1,9 +1,31 @@
 import numpy as np
 import pytest
 
-from sslcore.active import STRATEGIES, Pool, entropy, get_strategy, least_confidence, margin
+from sslcore.active import (
+    STRATEGIES,
+    ActiveLearner,
+    Pool,
+    entropy,
+    get_strategy,
+    least_confidence,
+    margin,
+)
+from sslcore.demos import load_demo
+from sslcore.engine import Engine
 from sslcore.errors import PoolExhaustedError
+from sslcore.features import featurize
 from sslcore.graph import build_knn_graph
+
+
+@pytest.fixture(scope="module")
+def moons():
+    ds = load_demo("moons")
+    return ds, featurize(ds)
+
+
+def engine_for(moons):
+    ds, X = moons
+    return Engine(ds.ids, X), dict(zip(ds.ids, ds.labels, strict=True))
 
 
 def make_pool(n_labeled=4, n=60, with_proba=True):
@@ -77,3 +99,58 @@ def test_scores():
 def test_unknown_strategy_names_the_choices():
     with pytest.raises(ValueError, match="choose one of random"):
         get_strategy("nope")
+
+
+# The active learner over an engine -------------------------------------------------
+
+
+def test_query_never_returns_labeled(moons):
+    engine, truth = engine_for(moons)
+    labels = dict(list(truth.items())[:20])
+    engine.update(labels)
+    learner = ActiveLearner(engine)
+    for strategy in ("margin", "random", "entropy", "disagreement", "density_margin"):
+        picks = learner.query(strategy, 15, seed=1)
+        assert not {s.item_id for s in picks} & set(labels)
+
+
+@pytest.mark.parametrize("strategy", ["margin", "entropy", "density_margin"])
+def test_candidate_query_ranks_like_the_full_pool(moons, monkeypatch, strategy):
+    import sslcore.active as active_module
+
+    engine, truth = engine_for(moons)
+    labels = dict(list(truth.items())[:10])
+    engine.update(labels)
+    full = ActiveLearner(engine).query(strategy, 5, seed=3)
+    monkeypatch.setattr(active_module, "QUERY_CANDIDATES_MIN_ITEMS", 0)
+    monkeypatch.setattr(active_module, "QUERY_CANDIDATES", 20)
+    cut = ActiveLearner(engine).query(strategy, 5, seed=3)
+    assert not {s.item_id for s in cut} & set(labels)
+    assert len({s.item_id for s in cut}) == 5
+    # Same top-scored items, up to how ties and near-duplicates are broken.
+    assert cut[0].score == pytest.approx(full[0].score)
+    assert sorted(s.score for s in cut)[-1] == pytest.approx(sorted(s.score for s in full)[-1])
+
+
+def test_one_at_a_time_cold_start_follows_the_planned_batch():
+    """The Label page asks for one item at a time; it must get the batch's medoids, not the
+    single-cluster medoid and then outliers."""
+    dataset = load_demo("digits")
+    X = featurize(dataset)
+    batch = ActiveLearner(Engine(dataset.ids, X)).query("margin", 10, seed=0)
+    engine = Engine(dataset.ids, X)
+    learner = ActiveLearner(engine)
+    truth = dict(zip(dataset.ids, dataset.labels, strict=True))
+    one_by_one, labels = [], {}
+    for _ in range(10):
+        (suggestion,) = learner.query("margin", 1, seed=len(labels))
+        one_by_one.append(suggestion.item_id)
+        labels[suggestion.item_id] = truth[suggestion.item_id]
+        predictions = engine.update(labels)
+    assert one_by_one == [s.item_id for s in batch]
+    rest = ~engine.labeled
+    accuracy = (predictions.predicted[rest] == dataset.labels[rest]).mean()
+    assert accuracy > 0.9, accuracy  # 10 labels, one per digit: the benchmark's 94%
+    (after,) = learner.query("margin", 1, seed=10)
+    assert after.item_id not in one_by_one
+    assert after.reason.startswith("Torn between")  # the plan is spent: margin takes over

@@ -17,44 +17,55 @@ def data_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run_page(page: str, project: str | None = None) -> AppTest:
-    """Run one page file on its own (app.py's navigation is covered by the browser tests)."""
-    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
+def app(page: str, project: str | None = None, annotator: str | None = "tester") -> AppTest:
+    """The studio (app.py, its frame and navigation) set to open ``page`` on its first run."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     if project:
         at.session_state["project_name"] = project
-    at.session_state["annotator"] = "tester"
-    return at.run()
+    if annotator:
+        at.session_state["annotator"] = annotator
+    return at.switch_page(f"studio/app_pages/{page}.py")
+
+
+def run_page(page: str, project: str | None = None) -> AppTest:
+    """Run the studio on ``page`` (e.g. "label") with the annotator "tester"."""
+    return app(page, project).run()
+
+
+def item_on_screen(at: AppTest, project_id: int) -> str:
+    """The item on screen on the Label page."""
+    return at.session_state[f"labeling-session-{project_id}"].current.item_id
 
 
 def test_first_start_lists_the_demo_projects(data_dir):
-    at = run_page("pages/projects.py")
+    at = run_page("projects")
     assert not at.exception
     names = list(at.dataframe[0].value["name"])
     assert names == [DEMO_PREFIX + d for d in ("digits", "moons", "tickets")]
 
 
 def test_label_buttons_write_events(data_dir):
-    at = run_page("pages/label.py", DEMO_PREFIX + "digits")
+    at = run_page("label", DEMO_PREFIX + "digits")
     assert not at.exception
     buttons = {b.label: b for b in at.button}
     assert {str(d) for d in range(10)} <= set(buttons)
-    shown = at.session_state["current-item-1"].item_id
+    shown = item_on_screen(at, 1)
     buttons["7"].click().run()
     project = Store(data_dir).open_project(DEMO_PREFIX + "digits")
     assert project.labels() == {shown: "7"}
     events = project.events()
     assert list(events["annotator"]) == ["tester"]
-    assert at.session_state["current-item-1"].item_id != shown
+    assert item_on_screen(at, 1) != shown
 
 
 def test_undo_restores_the_item_and_removes_the_label(data_dir):
-    at = run_page("pages/label.py", DEMO_PREFIX + "moons")
-    shown = at.session_state["current-item-2"].item_id
+    at = run_page("label", DEMO_PREFIX + "moons")
+    shown = item_on_screen(at, 2)
     next(b for b in at.button if b.label == "upper").click().run()
     next(b for b in at.button if b.label == "Undo last").click().run()
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
     assert project.labels() == {}
-    assert at.session_state["current-item-2"].item_id == shown
+    assert item_on_screen(at, 2) == shown
 
 
 def test_text_items_are_shown_as_plain_text(data_dir):
@@ -66,18 +77,18 @@ def test_text_items_are_shown_as_plain_text(data_dir):
 
     items = pd.DataFrame({"item_id": ["a"], "text": [hostile], "label": ["x"]})
     store.create_project("hostile", Dataset("hostile", "text", items))
-    at = run_page("pages/label.py", "hostile")
+    at = run_page("label", "hostile")
     assert not at.exception
     # Labeled already, so the page shows "every item is labeled"; undo nothing.
     project = store.open_project("hostile")
     project.label("a", None, annotator="tester")
-    at = run_page("pages/label.py", "hostile")
+    at = run_page("label", "hostile")
     assert [t.value for t in at.text][0] == hostile
     assert all(hostile not in m.value for m in at.markdown)
 
 
 def test_creating_a_demo_project_from_the_projects_page(data_dir):
-    at = run_page("pages/projects.py")
+    at = run_page("projects")
     at.selectbox[1].set_value("moons").run()
     at.text_input(key="demo_name").set_value("my moons").run()
     next(b for b in at.button if b.label == "Create demo project").click().run()
@@ -88,14 +99,14 @@ def test_creating_a_demo_project_from_the_projects_page(data_dir):
 
 
 def test_deleting_a_project(data_dir):
-    at = run_page("pages/projects.py", DEMO_PREFIX + "tickets")
+    at = run_page("projects", DEMO_PREFIX + "tickets")
     next(b for b in at.button if b.label == "Delete project").click().run()
     assert not at.exception
     assert DEMO_PREFIX + "tickets" not in Store(data_dir).project_names()
 
 
 def test_adding_and_renaming_classes(data_dir):
-    at = run_page("pages/projects.py", DEMO_PREFIX + "moons")
+    at = run_page("projects", DEMO_PREFIX + "moons")
     at.text_input[1].set_value("middle")
     next(b for b in at.button if b.label == "Add class").click().run()
     assert not at.exception
@@ -112,11 +123,11 @@ def test_app_entry_opens_the_label_page(data_dir):
 
 
 def test_export_page_offers_every_format_and_the_model(data_dir):
-    run_page("pages/export.py", DEMO_PREFIX + "moons")  # the first start creates the demos
+    run_page("export", DEMO_PREFIX + "moons")  # the first start creates the demos
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
     project.label("point-0000", "upper", annotator="tester")
     project.label("point-0001", "lower", annotator="tester")
-    at = run_page("pages/export.py", DEMO_PREFIX + "moons")
+    at = run_page("export", DEMO_PREFIX + "moons")
     assert not at.exception
     at.button(key="train").click().run()
     labels = [b.label for b in at.get("download_button")]
@@ -126,7 +137,7 @@ def test_export_page_offers_every_format_and_the_model(data_dir):
 
 
 def _labeled_moons(data_dir):
-    run_page("pages/projects.py")  # the first start creates the demos
+    run_page("projects")  # the first start creates the demos
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
     from sslcore.demos import load_demo
 
@@ -138,7 +149,7 @@ def _labeled_moons(data_dir):
 
 def test_review_accept_and_reject_write_events(data_dir):
     project = _labeled_moons(data_dir)
-    at = run_page("pages/review.py", DEMO_PREFIX + "moons")
+    at = run_page("review", DEMO_PREFIX + "moons")
     assert not at.exception
     first = at.subheader[0].value
     next(b for b in at.button if b.label == "Accept").click().run()
@@ -148,7 +159,7 @@ def test_review_accept_and_reject_write_events(data_dir):
     next(b for b in at.button if b.label == "Reject").click().run()
     rejected = Store(data_dir).open_project(project.id).rejections()
     assert len(rejected) == 1
-    (item_id, class_name), = rejected
+    ((item_id, class_name),) = rejected
     assert not at.exception
     # The rejected pair is never suggested again (with two classes the item may come back
     # with the other class).
@@ -158,7 +169,7 @@ def test_review_accept_and_reject_write_events(data_dir):
 
 def test_bulk_accept_and_its_undo(data_dir):
     project = _labeled_moons(data_dir)
-    at = run_page("pages/review.py", DEMO_PREFIX + "moons")
+    at = run_page("review", DEMO_PREFIX + "moons")
     at.slider(key="bulk_threshold").set_value(0.9).run()
     button = at.button(key="bulk_accept")
     count = int(button.label.split()[1].replace(",", ""))
@@ -173,7 +184,7 @@ def test_bulk_accept_and_its_undo(data_dir):
 
 def test_map_page_draws_the_map_with_the_decision_field(data_dir):
     _labeled_moons(data_dir)
-    at = run_page("pages/map.py", DEMO_PREFIX + "moons")
+    at = run_page("map", DEMO_PREFIX + "moons")
     assert not at.exception
     figure = at.get("plotly_chart")[0].proto.spec
     import json
@@ -187,14 +198,14 @@ def test_map_page_draws_the_map_with_the_decision_field(data_dir):
 
 
 def test_insights_page_estimates_accuracy(data_dir):
-    run_page("pages/projects.py")
+    run_page("projects")
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
     from sslcore.demos import load_demo
 
     truth = load_demo("moons").items.set_index("item_id")["label"]
     for item_id in truth.index[:24]:
         project.label(item_id, truth[item_id], annotator="tester")
-    at = run_page("pages/insights.py", DEMO_PREFIX + "moons")
+    at = run_page("insights", DEMO_PREFIX + "moons")
     assert not at.exception
     assert at.metric[0].value == "24 / 1,000"
     at.button(key="estimate").click().run()
@@ -206,13 +217,9 @@ def test_insights_page_estimates_accuracy(data_dir):
 
 
 def test_two_annotators_are_never_shown_the_same_item(data_dir):
-    first = run_page("pages/label.py", DEMO_PREFIX + "digits")
-    second = AppTest.from_file(str(ROOT / "pages/label.py"), default_timeout=60)
-    second.session_state["project_name"] = DEMO_PREFIX + "digits"
-    second.session_state["annotator"] = "someone else"
-    second.run()
-    mine = first.session_state["current-item-1"].item_id
-    theirs = second.session_state["current-item-1"].item_id
+    first = run_page("label", DEMO_PREFIX + "digits")
+    second = app("label", DEMO_PREFIX + "digits", annotator="someone else").run()
+    mine, theirs = item_on_screen(first, 1), item_on_screen(second, 1)
     assert mine != theirs
     held = Store(data_dir).open_project(DEMO_PREFIX + "digits").reservations()
     assert held[mine][0] == "tester" and held[theirs][0] == "someone else"
@@ -230,7 +237,7 @@ def test_user_strings_are_inert_in_markdown(data_dir):
     project = Store(data_dir).create_project(
         "**bold** <b>p</b>", Dataset("d", "text", items), class_names=[evil, "<b>x</b>"]
     )
-    at = run_page("pages/label.py", project.name)
+    at = run_page("label", project.name)
     assert not at.exception
     labels = [b.label for b in at.button]
     assert r"\!\[x\]\(http\://example\.com/a\.png\)" in labels
@@ -240,7 +247,7 @@ def test_user_strings_are_inert_in_markdown(data_dir):
 
 
 def test_the_annotator_is_asked_once_per_session(data_dir):
-    at = AppTest.from_file(str(ROOT / "pages/label.py"), default_timeout=60).run()
+    at = app("label", annotator=None).run()
     assert not at.exception
     assert at.subheader[0].value == "Who is labeling?"
     assert not any(b.label in {str(d) for d in range(10)} for b in at.button)
@@ -256,7 +263,7 @@ def test_bulk_accept_leaves_labels_given_since_the_preview(data_dir):
     from sslcore.features import featurize
 
     project = _labeled_moons(data_dir)
-    at = run_page("pages/review.py", DEMO_PREFIX + "moons")
+    at = run_page("review", DEMO_PREFIX + "moons")
     at.slider(key="bulk_threshold").set_value(0.9).run()
     bulk_class = at.selectbox(key="bulk_class").value
     other = next(c for c in project.class_names() if c != bulk_class)

@@ -274,7 +274,7 @@ def test_kill_the_studio_server_while_labeling_in_a_browser(tmp_path):
                 process, url = start_studio(tmp_path)
                 try:
                     page = browser.new_page(viewport={"width": 1300, "height": 900})
-                    page.goto(f"{url}/label")
+                    page.goto(url)  # the Label page is the studio's root
                     sign_in(page)
                     page.get_by_role("button", name="Skip").first.wait_for(timeout=90_000)
                     assert labeled_count(page) == stored  # what survived is shown

@@ -1,8 +1,11 @@
-"""Session-wide state of the studio: the store, the open project, the annotator."""
+"""What the frame owns for every page: the store, the open project, the annotator.
+
+The project and the annotator live in session-state keys the frame owns and in
+the URL (``?project=…&annotator=…``), so they survive page switches, reloads,
+and a link sent to someone else.
+"""
 
 from __future__ import annotations
-
-import getpass
 
 import streamlit as st
 
@@ -13,7 +16,7 @@ from sslcore.store import Project, Store, default_data_dir
 PROJECT_KEY = "project_name"
 PENDING_PROJECT_KEY = "open_project_next"
 FLASH_KEY = "flash"
-ANNOTATOR_KEY = "annotator"  # plain state: Streamlit drops widget state on a page switch
+ANNOTATOR_KEY = "annotator"
 ANNOTATOR_INPUT_KEY = "annotator-input"
 
 
@@ -53,15 +56,13 @@ def annotator() -> str:
     return st.session_state.get(ANNOTATOR_KEY, "").strip()
 
 
-def _default_name() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return ""
+def _set_annotator(name: str) -> None:
+    st.session_state[ANNOTATOR_KEY] = name
+    st.query_params["annotator"] = name
 
 
 def require_annotator() -> str:
-    """Ask once per browser session who is labeling; pages that write labels stop until then.
+    """Ask once who is labeling; pages that write labels stop until then.
 
     Every label event carries this name, and reservations keep two people with
     different names from being shown the same item.
@@ -70,48 +71,41 @@ def require_annotator() -> str:
         return annotator()
     st.subheader("Who is labeling?")
     with st.form("who"):
-        name = st.text_input("Your name", value=_default_name(), max_chars=80,
-                             help="Stored with every label you give.")  # fmt: skip
+        name = st.text_input("Your name", max_chars=80, help="Stored with every label you give.")
         if st.form_submit_button("Start labeling", type="primary") and name.strip():
-            st.session_state[ANNOTATOR_KEY] = name.strip()
+            _set_annotator(name.strip())
             st.rerun()
     st.stop()
 
 
-def _use_app_navigation() -> None:
-    """Make a first request for a page URL go through app.py's st.navigation.
-
-    With a pages/ folder beside app.py, Streamlit serves the first request for
-    e.g. /label straight from pages/ in its old multipage mode, with the wrong
-    menu, until some run of app.py has called st.navigation. Leave that mode and
-    run again: app.py then routes the same URL.
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a future Streamlit without the old mode
-        return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def _rename_annotator() -> None:
     if name := st.session_state[ANNOTATOR_INPUT_KEY].strip():
-        st.session_state[ANNOTATOR_KEY] = name
+        _set_annotator(name)
 
 
-def sidebar() -> Project | None:
-    """Project picker and annotator name, shown on every page."""
-    _use_app_navigation()
+def _pick_project(names: list[str]) -> None:
+    """Settle which project is open: one just created, else the one in session state, else
+    the one in the URL, else the first."""
+    pending = st.session_state.pop(PENDING_PROJECT_KEY, None)
+    if pending in names:
+        st.session_state[PROJECT_KEY] = pending
+    elif st.session_state.get(PROJECT_KEY) not in names:
+        from_url = st.query_params.get("project")
+        st.session_state[PROJECT_KEY] = from_url if from_url in names else names[0]
+
+
+def draw_frame() -> None:
+    """The project picker and the annotator's name in the sidebar, and a one-time message
+    above the page; drawn once per run by the frame (studio/app.py)."""
     store = get_store()
     names = store.project_names()
-    if st.session_state.get(PENDING_PROJECT_KEY) in names:
-        st.session_state[PROJECT_KEY] = st.session_state.pop(PENDING_PROJECT_KEY)
+    if ANNOTATOR_KEY not in st.session_state and st.query_params.get("annotator"):
+        st.session_state[ANNOTATOR_KEY] = st.query_params["annotator"].strip()[:80]
     with st.sidebar:
         if names:
-            if st.session_state.get(PROJECT_KEY) not in names:
-                st.session_state[PROJECT_KEY] = names[0]
+            _pick_project(names)
             st.selectbox("Project", names, key=PROJECT_KEY)
+            st.query_params["project"] = st.session_state[PROJECT_KEY]
         if annotator():
             st.session_state[ANNOTATOR_INPUT_KEY] = annotator()
             st.text_input(
@@ -120,14 +114,20 @@ def sidebar() -> Project | None:
                 on_change=_rename_annotator,
                 help="Stored with every label you give.",
             )
+            st.query_params["annotator"] = annotator()
     if flash := st.session_state.pop(FLASH_KEY, None):
         st.success(flash)
-    return _open_project(store, st.session_state[PROJECT_KEY]) if names else None
+
+
+def current_project() -> Project | None:
+    """The project open in the sidebar, or None when there is none."""
+    name = st.session_state.get(PROJECT_KEY)
+    return _open_project(get_store(), name) if name else None
 
 
 def require_project() -> Project:
-    """The sidebar, and the open project; pages that need one stop here when there is none."""
-    project = sidebar()
+    """The open project; pages that need one stop here when there is none."""
+    project = current_project()
     if project is None:
         st.info("No project yet: create one on Projects and data.")
         st.stop()

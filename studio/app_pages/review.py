@@ -3,66 +3,36 @@
 import pandas as pd
 import streamlit as st
 
-from ui.components import md, show_item
-from ui.model import refresh
-from ui.state import annotator, require_annotator, require_project
+from sslcore.review import likely_mistakes, pseudo_labels
+from sslcore.session import bulk_candidates
+from studio.components import md, show_item
+from studio.live import labeling_session
+from studio.state import require_annotator, require_project
 
 ALL = "(every class)"
-LAST_BULK = "last-bulk"
 
 project = require_project()
 require_annotator()
 
 st.title(f"Review suggestions · {md(project.name)}")
-model, predictions = refresh(project)
+session = labeling_session(project)
+live = session.live
+predictions = live.refresh()
 dataset = project.dataset()
 if predictions.proba.shape[1] == 0:
     st.info("Label a few items first: suggestions appear once the model has labels to spread.")
     st.stop()
 
 
-def item_row(item_id: str) -> dict:
-    return dataset.items.iloc[model.engine.position(item_id)].to_dict()
-
-
-def accept(item_id: str, class_name: str, confidence: float) -> None:
-    if item_id in project.labels():  # someone labeled it since this page was drawn
-        return
-    project.label(
-        item_id, class_name, annotator=annotator(), source="accepted",
-        model_round=model.round, confidence=confidence,
-    )  # fmt: skip
-
-
-def reject(item_id: str, class_name: str, confidence: float) -> None:
-    project.reject(
-        item_id, class_name, annotator=annotator(), model_round=model.round, confidence=confidence
-    )
-
-
-def bulk_accept(rows: pd.DataFrame) -> None:
-    # Items someone labeled since the preview keep their label.
-    rows = rows[~rows["item_id"].isin(project.labels())]
-    batch = project.label_many(
-        zip(rows["item_id"], rows["class"], strict=True),
-        annotator=annotator(),
-        source="bulk",
-        model_round=model.round,
-        confidences=rows["confidence"],
-    )
-    st.session_state[LAST_BULK] = (batch, len(rows))
-
-
-def undo_bulk() -> None:
-    batch, _ = st.session_state.pop(LAST_BULK)
-    project.undo_batch(batch, annotator=annotator())
+def show(item_id: str) -> None:
+    show_item(live.item(item_id), dataset.kind, dataset.feature_columns)
 
 
 chosen_class = st.sidebar.selectbox("Class", [ALL, *predictions.classes], key="review_class")
 suggestions, mistakes = st.tabs(["Suggestions", "Likely mistakes"])
 
 with suggestions:
-    pseudo = model.engine.pseudo_labels(per_class=50)
+    pseudo = pseudo_labels(predictions, live.engine.features, per_class=50)
     table = pd.DataFrame(
         [(p.item_id, p.class_name, p.confidence, p.support_ids) for p in pseudo],
         columns=["item_id", "class", "confidence", "support"],
@@ -76,12 +46,12 @@ with suggestions:
         top = table.iloc[0]
         st.subheader(f"Suggested: {md(top['class'])} ({top['confidence']:.0%} confident)")
         st.caption(f"Item {md(top['item_id'])} · ranked first of the {len(table):,} most confident")
-        show_item(item_row(top["item_id"]), dataset.kind, dataset.feature_columns)
+        show(top["item_id"])
         args = (top["item_id"], top["class"], float(top["confidence"]))
         left, right, _ = st.columns([1, 1, 3])
-        left.button("Accept", on_click=accept, args=args, shortcut="A", type="primary",
+        left.button("Accept", on_click=session.accept, args=args, shortcut="A", type="primary",
                     use_container_width=True)  # fmt: skip
-        right.button("Reject", on_click=reject, args=args, shortcut="X",
+        right.button("Reject", on_click=session.reject, args=args, shortcut="X",
                      use_container_width=True)  # fmt: skip
         st.caption("Keys: A accepts, X rejects. A rejected class is never suggested again for "
                    "that item and weighs less around it.")  # fmt: skip
@@ -90,46 +60,35 @@ with suggestions:
             for column, support_id in zip(st.columns(len(top["support"])), top["support"],
                                           strict=True):  # fmt: skip
                 with column:
-                    show_item(item_row(support_id), dataset.kind, dataset.feature_columns)
+                    show(support_id)
 
     st.divider()
     st.subheader("Accept in bulk")
     bulk_class = st.selectbox("Class", predictions.classes, key="bulk_class")
     threshold = st.slider("Confidence at least", 0.5, 1.0, 0.95, 0.01, key="bulk_threshold")
-    every = pd.DataFrame(
-        {
-            "item_id": predictions.item_ids,
-            "class": predictions.predicted,
-            "confidence": predictions.confidence,
-        }
-    )[~model.engine.labeled]
-    selected = every[(every["class"] == bulk_class) & (every["confidence"] >= threshold)]
+    selected = bulk_candidates(predictions, bulk_class, threshold)
     st.write(f"{len(selected):,} unlabeled items are predicted {md(bulk_class)} with at least "
              f"{threshold:.0%} confidence. A sample:")  # fmt: skip
     sample = selected.sample(min(5, len(selected)), random_state=0) if len(selected) else selected
     if len(sample):
         for column, item_id in zip(st.columns(len(sample)), sample["item_id"], strict=True):
             with column:
-                show_item(item_row(item_id), dataset.kind, dataset.feature_columns)
-    st.button(f"Accept {len(selected):,} as {md(bulk_class)}", on_click=bulk_accept,
+                show(item_id)
+    st.button(f"Accept {len(selected):,} as {md(bulk_class)}", on_click=session.bulk_accept,
               args=(selected,), disabled=selected.empty, key="bulk_accept")  # fmt: skip
-    if LAST_BULK in st.session_state:
-        _, count = st.session_state[LAST_BULK]
-        st.info(f"Accepted {count:,} items in bulk.")
-        st.button("Undo this bulk accept", on_click=undo_bulk, key="undo_bulk")
+    if session.last_bulk is not None:
+        st.info(f"Accepted {session.last_bulk.count:,} items in bulk.")
+        st.button("Undo this bulk accept", on_click=session.undo_bulk, key="undo_bulk")
 
 with mistakes:
-    found = model.engine.likely_mistakes()
+    found = likely_mistakes(live.engine)
     if not found:
         st.success("The model agrees with every human label.")
     for mistake in found[:20]:
         st.divider()
         st.caption(f"Item {md(mistake.item_id)}")
-        show_item(item_row(mistake.item_id), dataset.kind, dataset.feature_columns)
+        show(mistake.item_id)
         st.text(f"Labeled {mistake.given}; its neighbourhood says {mistake.predicted} "
                 f"({mistake.confidence:.0%}).")  # fmt: skip
-        st.button(
-            f"Change to {md(mistake.predicted)}",
-            key=f"fix-{mistake.item_id}",
-            on_click=lambda m=mistake: project.label(m.item_id, m.predicted, annotator=annotator()),
-        )
+        st.button(f"Change to {md(mistake.predicted)}", key=f"fix-{mistake.item_id}",
+                  on_click=session.correct, args=(mistake.item_id, mistake.predicted))  # fmt: skip

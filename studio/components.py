@@ -7,36 +7,40 @@ import re
 import pandas as pd
 import streamlit as st
 
+from sslcore.active import DEFAULT_STRATEGY, STRATEGIES, STRATEGY_CLASSES
 from sslcore.dataset import IMAGE, TEXT
 from sslcore.images import display_image
 
 DISPLAY_PIXELS = 256
-STRATEGY_NAMES = {
-    "margin": "Margin (smallest gap between the top two classes)",
-    "least_confidence": "Least confidence",
-    "entropy": "Entropy",
-    "density_margin": "Margin, weighted by density",
-    "disagreement": "Propagation vs self-training disagreement",
-    "cold_start": "Diversity (representative, spread-out items)",
-    "random": "Random",
-}
-
-
-def review_queue(project_id: int) -> list[str]:
-    """Items queued (e.g. from the map) to be shown first on the Label page, this session."""
-    return st.session_state.setdefault(f"review-queue-{project_id}", [])
 
 
 def strategy_picker(key: str = "strategy") -> str:
     """The active-learning strategy, picked in the sidebar."""
     return st.sidebar.selectbox(
         "Next item by",
-        list(STRATEGY_NAMES),
-        format_func=STRATEGY_NAMES.get,
+        STRATEGIES,
+        index=STRATEGIES.index(DEFAULT_STRATEGY),
+        format_func=lambda name: STRATEGY_CLASSES[name].title,
         key=key,
         help="How the next item to label is chosen. Before two classes have labels, the "
         "uncertainty strategies pick representative, diverse items.",
     )
+
+
+def cached_for(key: str, version, compute=None):
+    """A value kept in this browser session while ``version`` stays the same.
+
+    Returns the kept value when its version matches; else computes it when
+    ``compute`` is given (e.g. after a button press) and keeps it; else None.
+    """
+    kept = st.session_state.get(key)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    if compute is None:
+        return None
+    value = compute()
+    st.session_state[key] = (version, value)
+    return value
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

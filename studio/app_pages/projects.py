@@ -8,15 +8,14 @@ import streamlit as st
 from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS, create_demo_project
 from sslcore.errors import DataError, StoreError
 from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, read_table
-from sslcore.store import PALETTE
-from ui.components import md
-from ui.model import forget_model
-from ui.state import PROJECT_KEY, forget_project, get_store, open_project_next, sidebar
+from studio.components import md
+from studio.live import forget_engine
+from studio.state import PROJECT_KEY, current_project, forget_project, get_store, open_project_next
 
 NO_COLUMN = "(none)"
 ROW_NUMBER = "(row number)"
 
-project = sidebar()
+project = current_project()
 store = get_store()
 st.title("Projects and data")
 
@@ -126,7 +125,7 @@ with add.form("add_class", clear_on_submit=True):
     new_class = st.text_input("New class")
     if st.form_submit_button("Add class") and new_class:
         try:
-            project.add_class(new_class, color=PALETTE[len(classes) % len(PALETTE)])
+            project.add_class(new_class)
             st.rerun()
         except StoreError as exc:
             st.error(str(exc))
@@ -156,7 +155,7 @@ with st.expander("Delete this project"):
     st.write(f"Deletes {md(project.name)}, its items and every label. This cannot be undone.")
     if st.button("Delete project", type="secondary"):
         store.delete_project(project.id)
-        forget_model(project)
+        forget_engine(project)
         forget_project(project.name)
         st.session_state.pop(PROJECT_KEY, None)
         st.rerun()

@@ -12,24 +12,24 @@ from sslcore.insights import (
     learning_curve,
     next_labels_gain,
 )
-from ui.components import md
-from ui.model import refresh
-from ui.state import require_project
+from studio.components import cached_for, md
+from studio.live import project_engine
+from studio.state import require_project
 
 CURVE_KEY = "learning-curve"
 
 project = require_project()
 
 st.title(f"Insights · {md(project.name)}")
-model, predictions = refresh(project)
+live = project_engine(project)
+predictions = live.predictions
 events = project.events()
 human = np.array([h is not None for h in predictions.human])
 
 first, second, third = st.columns(3)
 first.metric("Labeled", f"{int(human.sum()):,} / {len(human):,}")
-second.metric("Suggestions changed in the last round", f"{model.changed_last_round:,}")
-third.metric("Model round", model.round)
-
+second.metric("Suggestions changed in the last round", f"{live.changed_last_round:,}")
+third.metric("Model round", live.round)
 st.subheader("Labels over time")
 timeline = labels_over_time(events)
 if timeline.empty:
@@ -66,27 +66,21 @@ else:
 
 st.subheader("Estimated accuracy as labels grow")
 st.caption("Cross-validated on the human labels in the order they were given.")
-labeled_events = events[(events["source"] == "human") & ~events["undone"]]
-current = project.labels()
-ordered = [i for i in dict.fromkeys(labeled_events["item_id"]) if i in current]
-if len(ordered) < 10 or len(set(current[i] for i in ordered)) < 2:
+positions, codes = live.human_label_order()
+if len(codes) < 10 or len(set(codes.tolist())) < 2:
     st.caption("Needs at least 10 human labels in two classes.")
 else:
-    cached = st.session_state.get(CURVE_KEY)
-    if cached is None or cached[0] != (project.id, model.last_event_id):
-        if st.button("Estimate accuracy", key="estimate"):
-            classes = sorted({current[i] for i in ordered})
-            codes = np.array([classes.index(current[i]) for i in ordered])
-            positions = np.array([model.engine.position(i) for i in ordered])
-            bar = st.progress(0.0)
-            curve = learning_curve(
-                normalized_affinity(model.engine.graph), positions, codes,
-                progress=lambda f, m: bar.progress(f, text=m),
-            )  # fmt: skip
-            st.session_state[CURVE_KEY] = ((project.id, model.last_event_id), curve)
-            cached = st.session_state[CURVE_KEY]
-    if cached is not None and cached[0] == (project.id, model.last_event_id):
-        curve = cached[1]
+    version = (project.id, live.last_event_id)
+
+    def estimate():
+        bar = st.progress(0.0)
+        return learning_curve(normalized_affinity(live.engine.graph), positions, codes,
+                              progress=lambda f, m: bar.progress(f, text=m))  # fmt: skip
+
+    curve = cached_for(CURVE_KEY, version)
+    if curve is None and st.button("Estimate accuracy", key="estimate"):
+        curve = cached_for(CURVE_KEY, version, estimate)
+    if curve is not None:
         st.plotly_chart(px.line(curve, x="labels", y="accuracy", error_y="std", markers=True,
                                 log_x=True, range_y=[0, 1]))  # fmt: skip
         gain = next_labels_gain(curve)

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from sslcore.export import FORMATS, export_table, to_bytes
-from ui.components import md
-from ui.model import model_file, predictions_table
-from ui.state import require_project
+from sslcore.export import FORMATS, export_table, model_file, to_bytes
+from studio.components import cached_for, md
+from studio.live import project_engine
+from studio.state import require_project
 
 MODEL_KEY = "trained-model"
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "jsonl": "application/jsonl"}
@@ -17,7 +17,7 @@ include_model = st.toggle(
     "Fill unlabeled items with the model's prediction (source 'model')", value=False
 )
 only_labeled = st.toggle("Only items with a label", value=False)
-predictions = predictions_table(project) if include_model else None
+predictions = project_engine(project).prediction_table() if include_model else None
 table = export_table(project, predictions=predictions, include_unlabeled=not only_labeled)
 
 counts = table["source"].value_counts(dropna=False).rename_axis("source").reset_index()
@@ -35,18 +35,15 @@ for column, fmt in zip(columns, FORMATS, strict=False):
         key=f"download-{fmt}",
     )
 version = (project.id, project.state().last_event_id)
-cached = st.session_state.get(MODEL_KEY)
-if cached is None or cached[0] != version:
-    if columns[-1].button("Train model", key="train", help="Fits on the current labels."):
-        with st.spinner("Training on the current labels…"):
-            st.session_state[MODEL_KEY] = (version, model_file(project))
-        cached = st.session_state[MODEL_KEY]
-if cached is not None and cached[0] == version:
-    if cached[1] is None:
-        st.warning("The model needs labels in at least two classes.")
-    else:
-        columns[-1].download_button(
-            "Download model (.joblib)", data=cached[1], file_name=f"{stem}-model.joblib",
-            key="model",
-        )  # fmt: skip
+trained = cached_for(MODEL_KEY, version)
+if trained is None and columns[-1].button("Train model", key="train",
+                                          help="Fits on the current labels."):  # fmt: skip
+    with st.spinner("Training on the current labels…"):
+        trained = cached_for(MODEL_KEY, version, lambda: model_file(project) or b"")
+if trained == b"":
+    st.warning("The model needs labels in at least two classes.")
+elif trained is not None:
+    columns[-1].download_button(
+        "Download model (.joblib)", data=trained, file_name=f"{stem}-model.joblib", key="model"
+    )
 st.caption("The README shows how to load the model file and predict with it.")

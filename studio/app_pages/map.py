@@ -4,18 +4,20 @@ import numpy as np
 import streamlit as st
 
 from sslcore.projection import decision_field
-from ui.charts import COLOR_BY, hover_texts, map_figure
-from ui.components import md, review_queue, show_item
-from ui.model import map_coords, refresh
-from ui.state import annotator, require_annotator, require_project
+from studio.charts import COLOR_BY, hover_texts, map_figure
+from studio.components import md, show_item
+from studio.live import labeling_session
+from studio.state import require_annotator, require_project
 
 project = require_project()
 require_annotator()
 
 st.title(f"Map · {md(project.name)}")
-model, predictions = refresh(project)
+session = labeling_session(project)
+live = session.live
+predictions = live.refresh()
 dataset = project.dataset()
-coords, method = map_coords(project)
+coords, method = live.layout()
 classes = predictions.classes if predictions.proba.shape[1] else []
 colors = {c.name: c.color for c in project.classes()}
 
@@ -52,14 +54,12 @@ st.subheader(f"{len(selected):,} items selected")
 columns = st.columns(min(6, len(selected)))
 for column, item_id in zip(columns, selected, strict=False):
     with column:
-        show_item(dataset.items.iloc[model.engine.position(item_id)].to_dict(), dataset.kind,
-                  dataset.feature_columns)  # fmt: skip
+        show_item(live.item(item_id), dataset.kind, dataset.feature_columns)
 label_col, button_col, queue_col = st.columns([2, 1, 1])
 target = label_col.selectbox("Label the selection as", project.class_names(), key="lasso_class")
 if button_col.button(f"Label {len(selected):,} items", type="primary", key="lasso_label"):
-    project.label_many(((i, target) for i in selected), annotator=annotator(), source="human")
+    session.label_selection(selected, target)
     st.success(f"Labeled {len(selected):,} items as {md(target)}. Undo on the Label page (U).")
 if queue_col.button("Queue for review", key="lasso_queue"):
-    queue = review_queue(project.id)
-    queue.extend(i for i in selected if i not in queue)
+    session.enqueue(selected)
     st.success(f"{len(selected):,} items will come first on the Label page.")

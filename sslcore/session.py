@@ -1,0 +1,343 @@
+"""The labeling loop, without a UI: a project's live engine and one annotator's session on it.
+
+:class:`ProjectEngine` is one project's :class:`~sslcore.engine.Engine`, built
+from cached features and graph and kept in step with the project's label
+events; every annotator on the project shares it. :class:`LabelingSession` is
+one annotator's loop on it: the item on screen, items skipped, items queued
+from the map, and what a key press, an accept, a reject or a bulk accept may
+touch. The pages call these; tests call them directly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .active import DEFAULT_STRATEGY, ActiveLearner, Suggestion
+from .cache import fingerprint
+from .engine import Engine, Predictions
+from .errors import PoolExhaustedError
+from .features import featurize
+from .graph import build_knn_graph
+from .projection import project_2d
+from .store import LabelEvent, Project
+
+N_NEIGHBORS = 10
+
+Progress = Callable[[float, str], None]
+
+
+class ProjectEngine:
+    """One project's engine, refreshed once per new label event.
+
+    Features, the kNN graph and the 2-D layouts are cached on disk under a
+    fingerprint (the project's :class:`~sslcore.cache.ArtifactCache`), so
+    building it again after a restart only loads them. A refresh runs label
+    spreading from the previous round, not from scratch.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sslcore.demos import create_demo_project
+    >>> from sslcore.store import Store
+    >>> project = create_demo_project(Store(tempfile.mkdtemp()), "moons", "m")
+    >>> live = ProjectEngine.build(project)
+    >>> _ = project.label("point-0001", "upper", annotator="ann")
+    >>> live.refresh().predicted[:2].tolist()
+    ['upper', 'upper']
+    """
+
+    def __init__(self, project: Project, engine: Engine, features_key: str):
+        self.project = project
+        self.engine = engine
+        self.features_key = features_key
+        self.learner = ActiveLearner(engine)
+        self.lock = threading.Lock()
+        self.last_event_id = -1
+        self.round = 0
+        self.changed_last_round = 0
+        self._pca: np.ndarray | None = None
+        self._umap: np.ndarray | None = None
+        self._umap_thread: threading.Thread | None = None
+
+    @classmethod
+    def build(cls, project: Project, progress: Progress | None = None) -> ProjectEngine:
+        """Features and graph from the project's cache (computed and cached the first time).
+
+        ``progress(fraction, message)`` is called while features and graph are computed.
+        """
+        progress = progress or (lambda fraction, message: None)
+        dataset = project.dataset()
+        features = featurize(dataset, cache=project.cache, progress=progress)
+        key = fingerprint(features, {"n_neighbors": N_NEIGHBORS})
+        graph = project.cache.get_or_compute(
+            "graph",
+            key,
+            lambda: build_knn_graph(features, n_neighbors=N_NEIGHBORS, progress=progress),
+        )
+        return cls(project, Engine(dataset.ids, features, graph=graph), key)
+
+    @property
+    def predictions(self) -> Predictions:
+        return self.engine.predictions
+
+    def refresh(self) -> Predictions:
+        """Bring the engine up to the project's latest label events (no work if none are new)."""
+        with self.lock:
+            state = self.project.state()
+            if state.last_event_id != self.last_event_id:
+                before = self.engine.predictions
+                after = self.engine.update(self.project.labels(), self.project.rejections())
+                if before.proba.shape[1] and after.proba.shape[1]:
+                    self.changed_last_round = int((before.predicted != after.predicted).sum())
+                self.last_event_id = state.last_event_id
+                self.round += 1
+            return self.engine.predictions
+
+    def next_items(self, strategy: str, n: int) -> list[Suggestion]:
+        """The next ``n`` items the strategy would ask about, seeded by the round."""
+        with self.lock:
+            return self.learner.query(strategy, n, seed=self.round)
+
+    def item(self, item_id: str) -> dict:
+        """One item's row (id, content, feature columns) as a plain dict."""
+        return self.project.dataset().items.iloc[self.engine.position(item_id)].to_dict()
+
+    def prediction_table(self) -> pd.DataFrame:
+        """``item_id, label, confidence``: the model's class for every item."""
+        predictions = self.refresh()
+        return pd.DataFrame(
+            {
+                "item_id": predictions.item_ids,
+                "label": predictions.predicted,
+                "confidence": predictions.confidence,
+            }
+        )
+
+    def human_label_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and class codes of the current human labels, oldest label first:
+        the input of :func:`sslcore.insights.learning_curve`."""
+        events = self.project.events()
+        given = events[(events["source"] == "human") & ~events["undone"]]
+        current = self.project.labels()
+        ordered = [i for i in dict.fromkeys(given["item_id"]) if i in current]
+        classes = sorted({current[i] for i in ordered})
+        codes = np.array([classes.index(current[i]) for i in ordered], dtype=np.int64)
+        positions = np.array([self.engine.position(i) for i in ordered], dtype=np.int64)
+        return positions, codes
+
+    def layout(self) -> tuple[np.ndarray, str]:
+        """2-D coordinates of every item and what made them.
+
+        The data's own two dimensions when it has two; else UMAP once it is
+        ready (computed once, in a background thread, and cached on disk) and
+        PCA meanwhile.
+        """
+        features, key, cache = self.engine.features, self.features_key, self.project.cache
+        if features.shape[1] == 2:
+            return features, "the data's own two dimensions"
+        if self._umap is None and cache.has("umap", key):
+            self._umap = cache.load("umap", key)
+        if self._umap is not None:
+            return self._umap, "UMAP"
+        if self._umap_thread is None:
+
+            def compute() -> None:
+                self._umap = cache.get_or_compute(
+                    "umap", key, lambda: project_2d(features, method="umap")
+                )
+
+            self._umap_thread = threading.Thread(target=compute, daemon=True, name="umap")
+            self._umap_thread.start()
+        if self._pca is None:
+            self._pca = cache.get_or_compute("pca", key, lambda: project_2d(features, method="pca"))
+        return self._pca, "PCA (UMAP is being computed)"
+
+
+@dataclass(frozen=True)
+class BulkAccept:
+    """A bulk accept as recorded: the batch that undoes it and how many items it labeled."""
+
+    batch_id: str
+    count: int
+    class_name: str
+
+
+class LabelingSession:
+    """One annotator's labeling loop on one project.
+
+    Parameters
+    ----------
+    live : ProjectEngine
+    annotator : str
+        Stored on every event this session writes.
+    strategy : str, default="margin"
+        How the next item is chosen (a name from :data:`sslcore.active.STRATEGIES`).
+
+    Attributes
+    ----------
+    current : Suggestion or None
+        The item on screen. A label is recorded only for this item.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sslcore.demos import create_demo_project
+    >>> from sslcore.store import Store
+    >>> project = create_demo_project(Store(tempfile.mkdtemp()), "moons", "m")
+    >>> session = LabelingSession(ProjectEngine.build(project), "ann")
+    >>> shown = session.next_item().item_id
+    >>> session.label(shown, "upper") is not None
+    True
+    >>> session.label(shown, "upper") is None  # no longer on screen: refused
+    True
+    """
+
+    def __init__(self, live: ProjectEngine, annotator: str, strategy: str = DEFAULT_STRATEGY):
+        self.live = live
+        self.project = live.project
+        self.annotator = annotator
+        self.strategy = strategy
+        self.current: Suggestion | None = None
+        self.skipped: set[str] = set()
+        self.queue: list[str] = []
+        self.labeled_count = 0
+        self.last_bulk: BulkAccept | None = None
+
+    # The Label page ----------------------------------------------------------------
+
+    def next_item(self) -> Suggestion | None:
+        """Pick the next item (and why) and reserve it for this annotator.
+
+        Items queued from the map come first; then the strategy's picks, passing
+        over items skipped this session and items other annotators hold. When
+        only skipped items are left they are offered again. None when every item
+        is labeled or held by someone else.
+        """
+        self.live.refresh()
+        while self.queue:
+            item_id = self.queue.pop(0)
+            if self.project.reserve_next([item_id], annotator=self.annotator) == item_id:
+                self.current = Suggestion(item_id, 0.0, "You queued it from the map.")
+                return self.current
+        held_by_others = len(self.project.reservations())
+        try:
+            batch = self.live.next_items(self.strategy, len(self.skipped) + held_by_others + 1)
+        except PoolExhaustedError:
+            self.current = None
+            return None
+        fresh = [s for s in batch if s.item_id not in self.skipped]
+        if not fresh:  # only skipped items are left: offer them again
+            self.skipped.clear()
+            fresh = batch
+        chosen = self.project.reserve_next([s.item_id for s in fresh], annotator=self.annotator)
+        self.current = next((s for s in fresh if s.item_id == chosen), None)
+        return self.current
+
+    def label(self, item_id: str, class_name: str) -> int | None:
+        """Label ``item_id`` if it is the item on screen, then move to the next item.
+
+        Returns the event id, or None when ``item_id`` is no longer the current
+        item (a second press for an item already labeled, or a press that left
+        the browser before the screen changed): such a press is refused, never
+        applied to another item.
+        """
+        if self.current is None or self.current.item_id != item_id:
+            return None
+        event_id = self.project.label(item_id, class_name, annotator=self.annotator)
+        self.labeled_count += 1
+        self.next_item()
+        return event_id
+
+    def skip(self, item_id: str) -> None:
+        """Pass over the item on screen for the rest of this session."""
+        if self.current is not None and self.current.item_id == item_id:
+            self.skipped.add(item_id)
+            self.next_item()
+
+    def undo(self) -> list[LabelEvent]:
+        """Undo this annotator's last action (a bulk or map batch counts as one).
+
+        The undone item comes back on screen. Returns the events cancelled.
+        """
+        undone = self.project.undo_last(self.annotator)
+        if undone:
+            self.labeled_count = max(0, self.labeled_count - 1)
+            self.current = Suggestion(undone[0].item_id, 0.0, "You undid its label.")
+        return undone
+
+    def enqueue(self, item_ids: Iterable[str]) -> None:
+        """Show these items first on the Label page (e.g. a selection on the map)."""
+        self.queue.extend(i for i in item_ids if i not in self.queue)
+
+    def label_selection(self, item_ids: list[str], class_name: str) -> str:
+        """Label a selection (e.g. a lasso on the map) as one undoable batch; returns its id."""
+        return self.project.label_many(
+            ((i, class_name) for i in item_ids), annotator=self.annotator, source="human"
+        )
+
+    # The Review page ---------------------------------------------------------------
+
+    def correct(self, item_id: str, class_name: str) -> int:
+        """Relabel an item a person labeled before (e.g. a likely mistake fixed)."""
+        return self.project.label(item_id, class_name, annotator=self.annotator)
+
+    def accept(self, item_id: str, class_name: str, confidence: float) -> int | None:
+        """Accept a suggestion, unless someone labeled the item since it was shown."""
+        if item_id in self.project.labels():
+            return None
+        return self.project.label(
+            item_id, class_name, annotator=self.annotator, source="accepted",
+            model_round=self.live.round, confidence=confidence,
+        )  # fmt: skip
+
+    def reject(self, item_id: str, class_name: str, confidence: float) -> int:
+        """Record that the suggestion ``class_name`` is wrong for ``item_id``."""
+        return self.project.reject(
+            item_id, class_name, annotator=self.annotator, model_round=self.live.round,
+            confidence=confidence,
+        )  # fmt: skip
+
+    def bulk_accept(self, rows: pd.DataFrame) -> BulkAccept:
+        """Accept the previewed rows (``item_id, class, confidence``) as one undoable batch.
+
+        Items someone labeled since the preview keep their label.
+        """
+        rows = rows[~rows["item_id"].isin(self.project.labels())]
+        batch = self.project.label_many(
+            zip(rows["item_id"], rows["class"], strict=True),
+            annotator=self.annotator,
+            source="bulk",
+            model_round=self.live.round,
+            confidences=rows["confidence"],
+        )
+        classes = rows["class"].unique()
+        self.last_bulk = BulkAccept(batch, len(rows), str(classes[0]) if len(classes) else "")
+        return self.last_bulk
+
+    def undo_bulk(self) -> list[LabelEvent]:
+        """Undo this session's last bulk accept."""
+        if self.last_bulk is None:
+            return []
+        batch, self.last_bulk = self.last_bulk, None
+        return self.project.undo_batch(batch.batch_id, annotator=self.annotator)
+
+
+def bulk_candidates(predictions: Predictions, class_name: str, threshold: float) -> pd.DataFrame:
+    """Unlabeled items predicted ``class_name`` with at least ``threshold`` confidence:
+    ``item_id, class, confidence``."""
+    unlabeled = np.array([h is None for h in predictions.human])
+    if not predictions.classes:
+        return pd.DataFrame(columns=["item_id", "class", "confidence"])
+    every = pd.DataFrame(
+        {
+            "item_id": predictions.item_ids,
+            "class": predictions.predicted,
+            "confidence": predictions.confidence,
+        }
+    )[unlabeled]
+    return every[(every["class"] == class_name) & (every["confidence"] >= threshold)]
