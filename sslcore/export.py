@@ -14,8 +14,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import Normalizer
 
+from . import embeddings
 from .dataset import ID, IMAGE, TEXT
-from .features import tabular_inputs, tabular_transformer, text_vectorizers
+from .features import (
+    project_method,
+    resolve_method,
+    tabular_inputs,
+    tabular_transformer,
+    text_vectorizers,
+)
 from .images import ImagePixels
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -113,7 +120,21 @@ def to_bytes(table: pd.DataFrame, fmt: str) -> bytes:
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def _featurizer(dataset) -> Pipeline:
+def _featurizer(dataset, features: str = "auto") -> Pipeline:
+    """Raw items to features by the project's method: one pipeline, or a union of one per
+    block of a blend, each block scaled to unit rows as :func:`featurize` does."""
+    method = resolve_method(dataset, features)
+    parts = method.split("+")
+    if len(parts) == 1:
+        return _block(dataset, method)
+    blocks = [(f"{i}-{part}", make_pipeline(_block(dataset, part), Normalizer()))
+              for i, part in enumerate(parts)]  # fmt: skip
+    return make_pipeline(FeatureUnion(blocks))
+
+
+def _block(dataset, method: str) -> Pipeline:
+    if embeddings.is_model_method(method):
+        return make_pipeline(embeddings.Embedder(method=method, kind=dataset.kind))
     if dataset.kind == "text":
         k = max(1, min(100, dataset.n_items - 1))
         union = FeatureUnion(list(zip(("words", "chars"), text_vectorizers(), strict=True)))
@@ -132,12 +153,23 @@ def model_inputs(dataset):
     return tabular_inputs(dataset)
 
 
-def train_model(dataset, labels: dict[str, str]) -> Pipeline:
+def train_model(dataset, labels: dict[str, str], *, features: str = "auto") -> Pipeline:
     """A scikit-learn pipeline from raw items to a class, trained on the current labels.
 
     The feature steps are fitted on every item (no labels needed), the
     logistic regression on the labeled ones. ``predict`` takes a list of texts,
     a list of image bytes, or a table with the feature columns.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    labels : dict
+        Item id to class name.
+    features : str, default="auto"
+        The project's feature method (:func:`sslcore.features.project_method`), so the
+        model sees items as the project does. With a pretrained model (``"minilm"``,
+        ``"model:..."``) the pipeline keeps the model's name, not its weights: loading
+        it elsewhere needs the ``embeddings`` extra and, for a local model, its folder.
 
     Examples
     --------
@@ -149,14 +181,21 @@ def train_model(dataset, labels: dict[str, str]) -> Pipeline:
     ['billing']
     """
     inputs = model_inputs(dataset)
-    featurizer = _featurizer(dataset).fit(inputs)
-    X = featurizer.transform(inputs)
     positions = [i for i, item_id in enumerate(dataset.ids) if item_id in labels]
     if len({labels[dataset.ids[i]] for i in positions}) < 2:
         raise ValueError("a model needs labels in at least two classes")
+    featurizer = _featurizer(dataset, features).fit(inputs)
+    # Only the labeled items are transformed: with a pretrained model that is the slow step.
+    X = featurizer.transform(_rows(inputs, positions))
     y = np.array([labels[dataset.ids[i]] for i in positions], dtype=object)
-    classifier = LogisticRegression(max_iter=2000).fit(X[positions], y)
+    classifier = LogisticRegression(max_iter=2000).fit(X, y)
     return Pipeline([("features", featurizer), ("classifier", classifier)])
+
+
+def _rows(inputs, positions: list[int]):
+    if isinstance(inputs, pd.DataFrame):
+        return inputs.iloc[positions]
+    return [inputs[i] for i in positions]
 
 
 def model_bytes(model: Pipeline) -> bytes:
@@ -172,4 +211,4 @@ def model_file(project) -> bytes | None:
     labels = project.labels()
     if len(set(labels.values())) < 2:
         return None
-    return model_bytes(train_model(project.dataset(), labels))
+    return model_bytes(train_model(project.dataset(), labels, features=project_method(project)))

@@ -21,7 +21,7 @@ from .active import DEFAULT_STRATEGY, ActiveLearner, Suggestion
 from .cache import fingerprint
 from .engine import Engine, Predictions
 from .errors import PoolExhaustedError
-from .features import featurize
+from .features import featurize, project_method
 from .graph import build_knn_graph
 from .projection import project_2d
 from .store import LabelEvent, Project
@@ -72,7 +72,9 @@ class ProjectEngine:
         """
         progress = progress or (lambda fraction, message: None)
         dataset = project.dataset()
-        features = featurize(dataset, cache=project.cache, progress=progress)
+        features = featurize(
+            dataset, method=project_method(project), cache=project.cache, progress=progress
+        )
         key = fingerprint(features, {"n_neighbors": N_NEIGHBORS})
         graph = project.cache.get_or_compute(
             "graph",
