@@ -43,7 +43,7 @@ EXTRA = "embeddings"
 INSTALL = 'pip install "sslabel[embeddings]"'
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
-CPU_BATCH = 32
+CPU_BATCH = 64  # measured: 64 and 128 embed ~1.4x more texts per CPU second than 32
 GPU_BATCH = 128
 
 
@@ -331,7 +331,7 @@ def embed(
     method : str, default="minilm"
         ``"minilm"`` or ``"model:<folder or cached name>"``.
     batch_size : int, optional
-        Items per forward pass; 32 on a CPU, 128 on a GPU by default.
+        Items per forward pass; 64 on a CPU, 128 on a GPU by default.
     device : str, optional
         Defaults to a GPU when one is present.
     progress : callable, optional
