@@ -177,30 +177,9 @@ def _run_projects(args) -> int:
     return 0
 
 
-def features_method(value: str) -> str:
-    """A ``--features`` value as a feature method: an existing folder becomes
-    ``model:<absolute folder>`` (stored in the project, so the studio finds it from anywhere).
-
-    Examples
-    --------
-    >>> features_method("tfidf+minilm")
-    'tfidf+minilm'
-    """
-    from .features import METHODS
-
-    parts = []
-    for part in value.split("+"):
-        part = part.strip()
-        folder = Path(part).expanduser()
-        if part not in METHODS and not part.startswith("model:") and folder.is_dir():
-            part = f"model:{folder.resolve()}"
-        parts.append(part)
-    return "+".join(parts)
-
-
 def _run_import(args) -> int:
     from .bench import _stderr_progress
-    from .features import SETTING, featurize, resolve_method
+    from .features import SETTING, check_method, featurize, method_from_user, resolve_method
     from .loaders import load_file
 
     columns = args.feature_columns.split(",") if args.feature_columns else None
@@ -211,7 +190,8 @@ def _run_import(args) -> int:
         id_column=args.id_column,
         label_column=args.label_column,
     )
-    method = _checked_method(dataset, features_method(args.features))
+    # A missing extra or model, or one for other items, fails before anything is written.
+    method = check_method(dataset, method_from_user(args.features), load=True)
     settings = {} if method == "auto" else {SETTING: method}
     project = _store(args).create_project(args.name or args.path.stem, dataset, settings=settings)
     print(
@@ -227,23 +207,8 @@ def _run_import(args) -> int:
     return 0
 
 
-def _checked_method(dataset, method: str) -> str:
-    """``method`` if it fits ``dataset`` and its model is on disk; a DataError otherwise."""
-    from . import embeddings
-    from .features import resolve_method
-
-    try:
-        resolve_method(dataset, method)
-    except ValueError as error:
-        raise DataError(str(error)) from error
-    for part in method.split("+"):
-        if embeddings.is_model_method(part):
-            # A missing extra or model, or one for other items, fails before the import.
-            embeddings.checked_model(part, dataset.kind)
-    return method
-
-
 def _run_simulate(args) -> int:
+    from .features import method_from_user
     from .simulate import simulate
 
     budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
@@ -253,7 +218,7 @@ def _run_simulate(args) -> int:
         budgets=budgets,
         seeds=args.seeds,
         label_column=args.label_column,
-        features=features_method(args.features),
+        features=method_from_user(args.features),
         cache_dir=args.cache_dir,
     )
     if args.json:

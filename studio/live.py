@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sslcore.building import EngineBuild, builds_slowly
 from sslcore.errors import DataError
 from sslcore.session import LabelingSession, ProjectEngine
 from sslcore.store import Project
@@ -21,13 +22,20 @@ def _registry(project: Project) -> dict[int, ProjectEngine]:
     return _engines(str(project.store.data_dir.resolve()))
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _background_builds(data_dir: str) -> dict[int, EngineBuild]:
+    return {}
+
+
 def project_engine(project: Project) -> ProjectEngine:
     """The project's engine, brought up to its latest label events; built (features and
-    graph, cached on disk) with a progress bar the first time."""
+    graph, cached on disk) with a progress bar the first time. A build that must embed the
+    items runs in the background: this page shows its progress and stops meanwhile, and
+    every other page and project stays usable."""
     registry = _registry(project)
     if project.id not in registry:
         try:
-            registry[project.id] = _build(project)
+            registry[project.id] = _built_in_background(project) or _build(project)
         except DataError as exc:
             st.error(f"The model cannot be built for this project: {md(exc)}")
             st.stop()
@@ -36,9 +44,38 @@ def project_engine(project: Project) -> ProjectEngine:
     return live
 
 
+def _built_in_background(project: Project) -> ProjectEngine | None:
+    """The background build's engine once it is done; None when the project builds quickly
+    in the foreground; else shows the build's progress and stops the page."""
+    builds = _background_builds(str(project.store.data_dir.resolve()))
+    build = builds.get(project.id)
+    if build is None:
+        if not builds_slowly(project):
+            return None
+        build = builds[project.id] = EngineBuild(project).start()
+    if build.done:
+        builds.pop(project.id, None)
+        return build.result()  # a DataError goes to the message above
+    st.subheader("Preparing the model")
+    _build_progress(build)
+    st.info(
+        "The items are being embedded once; the features are then cached on disk. Other "
+        "projects and pages work meanwhile, and this page continues by itself when it is done."
+    )
+    st.stop()
+
+
+@st.fragment(run_every=1.0)
+def _build_progress(build: EngineBuild) -> None:
+    st.progress(build.fraction, text=build.message)
+    if build.done:
+        st.rerun()
+
+
 def forget_engine(project: Project) -> None:
-    """Drop a project's engine (after the project was deleted)."""
+    """Drop a project's engine (after the project was deleted or its features changed)."""
     _registry(project).pop(project.id, None)
+    _background_builds(str(project.store.data_dir.resolve())).pop(project.id, None)
 
 
 def _build(project: Project) -> ProjectEngine:

@@ -5,8 +5,16 @@ from pathlib import Path
 
 import streamlit as st
 
+from sslcore import embeddings
 from sslcore.demos import DEMO_DESCRIPTIONS, DEMOS, create_demo_project
 from sslcore.errors import DataError, StoreError
+from sslcore.features import (
+    SETTING,
+    check_method,
+    feature_choices,
+    method_from_user,
+    project_method,
+)
 from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, read_table
 from studio.components import md
 from studio.live import forget_engine
@@ -104,6 +112,44 @@ with from_file:
 
 if project is None:
     st.stop()
+
+MODEL_FOLDER = "model"
+st.header(f"Features of {md(project.name)}")
+installed = embeddings.embeddings_available()
+choices = feature_choices(project.kind, extra_installed=installed)
+if project.kind != "tabular":
+    choices[MODEL_FOLDER] = "A model folder on this machine (sentence-transformers or transformers)"
+current = project_method(project)
+current_choice = MODEL_FOLDER if current.startswith(embeddings.MODEL_PREFIX) else current
+chosen = st.selectbox(
+    "Items are compared by",
+    list(choices),
+    index=list(choices).index(current_choice) if current_choice in choices else 0,
+    format_func=choices.get,
+    key=f"features-{project.id}",
+    help="How items are turned into numbers: the neighbour graph, the suggestions and the "
+    "exported model all use it.",
+)
+method = chosen
+if chosen == MODEL_FOLDER:
+    folder = st.text_input(
+        "Model folder",
+        value=current.removeprefix(embeddings.MODEL_PREFIX) if current_choice == chosen else "",
+        key=f"features-folder-{project.id}",
+        help="A folder saved by sentence-transformers or transformers' save_pretrained(), "
+        "or ORG/NAME of a model in the local Hugging Face cache. Nothing is downloaded.",
+    )
+    method = method_from_user(embeddings.MODEL_PREFIX + folder.strip()) if folder.strip() else ""
+if st.button("Use these features", disabled=method in ("", current)):
+    try:
+        project.update_settings(**{SETTING: check_method(project.dataset(), method)})
+        forget_engine(project)
+        st.success("Features changed: the model is rebuilt the next time a page needs it.")
+    except DataError as exc:
+        st.error(str(exc))
+if project.kind == "text" and not installed:
+    st.info(embeddings.WHAT_THE_EXTRA_ADDS)
+    st.code("\n".join(embeddings.INSTALL_COMMANDS), language="sh")
 
 st.header(f"Classes of {project.name}")
 classes = project.classes()
