@@ -89,7 +89,7 @@ def test_text_items_are_shown_as_plain_text(data_dir):
 
 def test_creating_a_demo_project_from_the_projects_page(data_dir):
     at = run_page("projects")
-    at.selectbox[1].set_value("moons").run()
+    next(s for s in at.selectbox if s.label == "Demo").set_value("moons").run()
     at.text_input(key="demo_name").set_value("my moons").run()
     next(b for b in at.button if b.label == "Create demo project").click().run()
     assert not at.exception
