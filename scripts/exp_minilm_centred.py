@@ -9,6 +9,7 @@ from sklearn.preprocessing import normalize
 from sslcore.bench import SMS_PATH
 from sslcore.cache import ArtifactCache
 from sslcore.demos import load_demo
+from sslcore.active import ActiveLearner
 from sslcore.engine import Engine
 from sslcore.features import featurize
 from sslcore.graph import build_knn_graph
@@ -27,7 +28,7 @@ ids = [f"item-{i}" for i in range(len(y))]
 budgets = [10, 30, 50, 100]
 for label, X in variants.items():
     graph = build_knn_graph(X)
-    runs = [run_once(lambda: Engine(ids, X, graph=graph), y, strategy="margin", budgets=budgets,
+    runs = [run_once(ActiveLearner(Engine(ids, X, graph=graph)), y, strategy="margin", budgets=budgets,
                      seed=s) for s in range(5)]
     acc = {b: round(float(np.mean([r[b][0] for r in runs])), 4) for b in budgets}
     print(json.dumps({"data": name, "features": label, **acc}), flush=True)

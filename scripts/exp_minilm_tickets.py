@@ -7,6 +7,7 @@ import json, sys
 import numpy as np
 from sslcore.cache import ArtifactCache
 from sslcore.demos import load_demo
+from sslcore.active import ActiveLearner
 from sslcore.engine import Engine
 from sslcore.features import featurize
 from sslcore.graph import build_knn_graph
@@ -21,7 +22,7 @@ budgets = [10, 30, 50, 100]
 for k in (5, 10, 15, 25):
     graph = build_knn_graph(X, n_neighbors=k)
     for cmn in (True, False):
-        runs = [run_once(lambda: Engine(ids, X, graph=graph, class_mass_normalization=cmn), y,
+        runs = [run_once(ActiveLearner(Engine(ids, X, graph=graph, class_mass_normalization=cmn)), y,
                          strategy="margin", budgets=budgets, seed=s) for s in range(5)]
         acc = {b: round(float(np.mean([r[b][0] for r in runs])), 4) for b in budgets}
         print(json.dumps({"method": method, "k": k, "class_mass_normalization": cmn, **acc}), flush=True)

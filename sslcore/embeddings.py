@@ -47,7 +47,7 @@ CPU_BATCH = 64  # measured: 64 and 128 embed ~1.4x more texts per CPU second tha
 GPU_BATCH = 128
 
 
-def missing_extra_message(what: str = "Sentence embeddings") -> str:
+def missing_extra_message(what: str = "Embeddings from a pretrained model") -> str:
     """What to tell a user whose environment lacks the ``embeddings`` extra."""
     return (
         f"{what} need the optional '{EXTRA}' extra, which is not installed. Install it with "
