@@ -616,6 +616,32 @@ class Project:
             ["item_id", "event_id"], ignore_index=True
         )
 
+    def awaiting_votes(self, annotator: str) -> list[str]:
+        """Items that have some votes but fewer than the overlap asks for, that ``annotator``
+        has not labeled and no reviewer resolved, oldest first (none with an overlap of 1).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sslcore.demos import load_demo
+        >>> p = Store(tempfile.mkdtemp()).create_project("m", load_demo("moons"),
+        ...                                             import_labels=False)
+        >>> p.set_overlap(2)
+        >>> _ = p.label("point-0007", "upper", annotator="ann")
+        >>> p.awaiting_votes("bob"), p.awaiting_votes("ann")
+        (['point-0007'], [])
+        """
+        overlap = self.overlap()
+        if overlap == 1:
+            return []
+        state = self.state()
+        started = [
+            (min(ev.id for ev in votes.values()), item)
+            for item, votes in state.votes().items()
+            if len(votes) < overlap and annotator not in votes and state.resolution(item) is None
+        ]
+        return [item for _, item in sorted(started)]
+
     def conflicts(self) -> list[str]:
         """Items whose annotators disagree and that no reviewer resolved yet, sorted
         (always none with an overlap of 1, where a later label replaces an earlier one).
