@@ -399,11 +399,27 @@ def main(argv=None) -> int:
     parser.add_argument("--ttl", type=float, default=1.0, help="reservation time to live (s)")
     parser.add_argument("--overlap", type=int, default=1, help="annotators per item")
     parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite)")
+    parser.add_argument(
+        "--throwaway-postgres",
+        action="store_true",
+        help="start a PostgreSQL cluster in a temp dir for the run (tests/pgserver.py)",
+    )
     args = parser.parse_args(argv)
-    result = run(
-        args.annotators, args.seconds, n_items=args.items, ttl=args.ttl,
-        database_url=args.database_url, overlap=args.overlap,
-    )  # fmt: skip
+    server = None
+    if args.throwaway_postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from pgserver import PostgresCluster
+
+        server = PostgresCluster()
+        args.database_url = server.url()
+    try:
+        result = run(
+            args.annotators, args.seconds, n_items=args.items, ttl=args.ttl,
+            database_url=args.database_url, overlap=args.overlap,
+        )  # fmt: skip
+    finally:
+        if server is not None:
+            server.close()
     result.pop("acks")
     print(json.dumps(result))
     failed = result["lost"] or result["duplicate_reservations"] or result["handed_twice"]
