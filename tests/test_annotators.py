@@ -316,3 +316,19 @@ def test_eight_annotators_on_postgresql_through_a_server_crash(
     assert result["duplicate_reservations"] == 0 and result["handed_twice"] == 0
     assert result["replay_equal"] and result["integrity"] == "ok"
     assert all(got["labels"] for got in acks.values())
+
+
+def test_export_with_overlap_has_agreed_and_resolved_labels_only(project):
+    from sslcore.export import export_table
+
+    project.set_overlap(2)
+    project.label("t0", "a", annotator="ann")
+    project.label("t0", "a", annotator="bob")
+    project.label("t1", "a", annotator="ann")
+    project.label("t1", "b", annotator="bob")
+    project.label("t2", "a", annotator="ann")
+    project.label("t2", "b", annotator="bob")
+    project.resolve("t2", "b", annotator="rev")
+    table = export_table(project).set_index("item_id")
+    assert table["label"].dropna().to_dict() == {"t0": "a", "t2": "b"}  # t1 is disputed
+    assert table.loc["t2", "source"] == "resolved"

@@ -580,8 +580,12 @@ class Project:
         item is left out (see :mod:`sslcore.store.events`).
         """
         names = self.class_names_by_id()
-        current = self.state().current(consensus=self.overlap() > 1, reads_as=names.get)
-        return {item: names[ev.class_id] for item, ev in current.items()}
+        return {item: names[ev.class_id] for item, ev in self.current_events().items()}
+
+    def current_events(self) -> dict[str, LabelEvent]:
+        """The event that gives each labeled item its label (see :meth:`labels`)."""
+        names = self.class_names_by_id()
+        return self.state().current(consensus=self.overlap() > 1, reads_as=names.get)
 
     def overlap(self) -> int:
         """How many annotators label each item (the project setting ``overlap``, default 1),
