@@ -83,11 +83,19 @@ class Reservations:
         allowed it.
         """
         now = clock()
-        conn.execute(  # lapsed holds are closed, keeping the open ones few
-            update(reservations)
+        # Lapsed holds are closed, keeping the open ones few. Only tidying (a lapsed hold
+        # counts for nothing anyway), so rows another hand-out is closing right now are
+        # skipped rather than waited for: SKIP LOCKED on PostgreSQL, ignored by SQLite.
+        lapsed = (
+            select(reservations.c.id)
             .where(self._rows())
             .where(reservations.c.released_at.is_(None))
             .where(reservations.c.expires_at <= now)
+            .with_for_update(skip_locked=True)
+        )
+        conn.execute(
+            update(reservations)
+            .where(reservations.c.id.in_(lapsed.scalar_subquery()))
             .values(released_at=reservations.c.expires_at)
         )
         holders: dict[str, set[str]] = {}
