@@ -17,7 +17,19 @@ import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(os.environ.get("SSLABEL_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _server_bin() -> Path:
+    """$SSLABEL_PG_BIN, else the newest of Debian's /usr/lib/postgresql/<version>/bin."""
+    if os.environ.get("SSLABEL_PG_BIN"):
+        return Path(os.environ["SSLABEL_PG_BIN"])
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = _server_bin()
 USER = "sslabel"
 DATABASE = "sslabel"
 
