@@ -85,6 +85,24 @@ def test_users_commands(tmp_path, capsys, monkeypatch):
     assert "There is no account 'ann'" in capsys.readouterr().err
 
 
+def test_cli_database_url_reaches_the_shared_store(tmp_path, capsys, monkeypatch, database_url):
+    if database_url is None:
+        pytest.skip("PostgreSQL only")
+    url = ["--database-url", database_url]
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-pass\n"))
+    assert main([*url, "users", "add", "ann", "--password-stdin",
+                 "--data-dir", str(tmp_path / "one")]) == 0  # fmt: skip
+    assert main(["users", "list", *url, "--data-dir", str(tmp_path / "two")]) == 0
+    assert ["ann", "annotator"] in [line.split() for line in capsys.readouterr().out.splitlines()]
+
+
+def test_cli_refuses_a_database_it_cannot_use(tmp_path, capsys):
+    assert main(["--database-url", "mysql://u@h/db", "--data-dir", str(tmp_path), "projects"]) == 2
+    assert "sslabel stores projects in SQLite or PostgreSQL, not in 'mysql'" in (
+        capsys.readouterr().err
+    )
+
+
 # Listening beyond this machine -----------------------------------------------------------
 
 
