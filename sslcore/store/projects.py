@@ -448,8 +448,8 @@ class Project:
         --------
         >>> import tempfile
         >>> from sslcore.demos import load_demo
-        >>> p = Store(tempfile.mkdtemp()).create_project("m", load_demo("moons"),
-        ...                                             import_labels=False)
+        >>> p = Store(tempfile.mkdtemp()).create_project(
+        ...     "m", load_demo("moons"), import_labels=False, class_names=["upper", "lower"])
         >>> p.set_overlap(2)
         >>> _ = p.label("point-0001", "upper", annotator="ann")
         >>> _ = p.label("point-0001", "lower", annotator="bob")
@@ -628,8 +628,8 @@ class Project:
         --------
         >>> import tempfile
         >>> from sslcore.demos import load_demo
-        >>> p = Store(tempfile.mkdtemp()).create_project("m", load_demo("moons"),
-        ...                                             import_labels=False)
+        >>> p = Store(tempfile.mkdtemp()).create_project(
+        ...     "m", load_demo("moons"), import_labels=False, class_names=["upper", "lower"])
         >>> p.set_overlap(2)
         >>> _ = p.label("point-0007", "upper", annotator="ann")
         >>> p.awaiting_votes("bob"), p.awaiting_votes("ann")
