@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .accounts import ROLES, Accounts, exposure_refusal
 from .demos import ensure_demo_projects
 from .errors import DataError, StoreError
 from .store import DATA_DIR_ENV, Store, default_data_dir
+from .store.schema import DATABASE_URL_ENV
 
 FEATURES_HELP = (
     "how items are represented: auto (default: TF-IDF for text, pixels for images), tfidf, "
@@ -57,12 +59,21 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"where projects are stored (default: ${DATA_DIR_ENV} or ./data)",
     )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help=f"a shared PostgreSQL store, postgresql+psycopg://USER:PASSWORD@HOST/DB "
+        f"(default: ${DATABASE_URL_ENV}, else SQLite in the data directory)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Also accepted after the command (sslabel app --data-dir D); SUPPRESS keeps the
     # subcommand from resetting a value given before it.
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument(
         "--data-dir", type=Path, default=argparse.SUPPRESS, help="where projects are stored"
+    )
+    data_dir.add_argument(
+        "--database-url", default=argparse.SUPPRESS, help="a shared PostgreSQL store"
     )
 
     app = commands.add_parser(
@@ -77,7 +88,38 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=int, default=8501, help="port (default: 8501)")
     app.add_argument("--max-upload-mb", type=int, default=500, help="upload size limit")
     app.add_argument("--no-demos", action="store_true", help="do not create the demo projects")
+    app.add_argument(
+        "--no-sign-in",
+        action="store_true",
+        help="listen beyond this machine although no account exists: anyone who reaches "
+        "the studio may label (add accounts with 'sslabel users add' instead)",
+    )
     app.set_defaults(run=_run_app)
+
+    users = commands.add_parser(
+        "users", parents=[data_dir], help="accounts that sign in to the studio, and their roles"
+    )
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser(
+        "add", parents=[data_dir], help="add an account (asks for its password)"
+    )
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, default="annotator")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    add.set_defaults(run=_run_users_add)
+    password = user_commands.add_parser(
+        "password", parents=[data_dir], help="set an account's password"
+    )
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true")
+    password.set_defaults(run=_run_users_password)
+    remove = user_commands.add_parser("remove", parents=[data_dir], help="remove an account")
+    remove.add_argument("name")
+    remove.set_defaults(run=_run_users_remove)
+    listing_users = user_commands.add_parser("list", parents=[data_dir], help="list the accounts")
+    listing_users.set_defaults(run=_run_users_list)
 
     listing = commands.add_parser(
         "projects", parents=[data_dir], help="list the projects in the data directory"
@@ -133,7 +175,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _store(args) -> Store:
-    return Store(args.data_dir or default_data_dir())
+    return Store(args.data_dir or default_data_dir(), database_url=args.database_url)
+
+
+def _listen_refusal(args, store: Store) -> str | None:
+    """Why ``sslabel app`` must not listen where it was asked to, or None. The one place
+    that judges a listening address."""
+    return exposure_refusal(args.host, sign_in=Accounts(store).exist(), open_ok=args.no_sign_in)
 
 
 def _run_app(args) -> int:
@@ -146,9 +194,14 @@ def _run_app(args) -> int:
         )
         return 2
     store = _store(args)
+    if refusal := _listen_refusal(args, store):
+        print(f"sslabel: {refusal}", file=sys.stderr)
+        return 2
     if not args.no_demos:
         ensure_demo_projects(store)
     env = {**os.environ, DATA_DIR_ENV: str(store.data_dir.resolve())}
+    if args.database_url:
+        env[DATABASE_URL_ENV] = args.database_url
     command = [
         sys.executable, "-m", "streamlit", "run", str(entry),
         "--server.address", args.host,
@@ -160,12 +213,50 @@ def _run_app(args) -> int:
     ]  # fmt: skip
     print(
         f"sslabel: serving the studio on http://{args.host}:{args.port} "
-        f"(projects in {store.data_dir})",
+        f"(projects in {store.location})",
         flush=True,
     )
     # Become the server rather than wait on it: a signal sent to this process (Ctrl-C,
     # SIGTERM, SIGKILL from a supervisor) must reach the server, not orphan it.
     os.execve(sys.executable, command, env)
+
+
+def _password(args) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass(f"Password for {args.name}: ")
+    if getpass.getpass("Again: ") != first:
+        raise StoreError("The two passwords differ; nothing was changed.")
+    return first
+
+
+def _run_users_add(args) -> int:
+    Accounts(_store(args)).add(args.name, args.role, _password(args))
+    print(f"added {args.name!r} as {args.role}; the studio now asks everyone to sign in")
+    return 0
+
+
+def _run_users_password(args) -> int:
+    Accounts(_store(args)).set_password(args.name, _password(args))
+    print(f"changed the password of {args.name!r}")
+    return 0
+
+
+def _run_users_remove(args) -> int:
+    Accounts(_store(args)).remove(args.name)
+    print(f"removed {args.name!r}")
+    return 0
+
+
+def _run_users_list(args) -> int:
+    table = Accounts(_store(args)).table()
+    if table.empty:
+        print("no accounts: the studio is open to whoever reaches it (this machine only)")
+    else:
+        print(table[["name", "role"]].to_string(index=False))
+    return 0
 
 
 def _run_projects(args) -> int:

@@ -57,7 +57,7 @@ def export_table(
     """
     dataset = project.dataset()
     names = project.class_names_by_id()
-    current = project.state().current()
+    current = project.current_events()  # with several votes per item: their consensus
     rows = []
     for item_id, content in zip(dataset.ids, _content_refs(dataset), strict=True):
         ev = current.get(item_id)

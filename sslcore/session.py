@@ -215,10 +215,11 @@ class LabelingSession:
     def next_item(self) -> Suggestion | None:
         """Pick the next item (and why) and reserve it for this annotator.
 
-        Items queued from the map come first; then the strategy's picks, passing
-        over items skipped this session and items other annotators hold. When
-        only skipped items are left they are offered again. None when every item
-        is labeled or held by someone else.
+        Items queued from the map come first; then, when the project asks for
+        several annotators per item, items others started and that still need
+        votes; then the strategy's picks, passing over items skipped this session
+        and items other annotators hold. When only skipped items are left they are
+        offered again. None when every item is labeled or held by someone else.
         """
         self.live.refresh()
         while self.queue:
@@ -230,12 +231,19 @@ class LabelingSession:
         try:
             batch = self.live.next_items(self.strategy, len(self.skipped) + held_by_others + 1)
         except PoolExhaustedError:
-            self.current = None
-            return None
+            batch = []
+        started = [
+            Suggestion(item_id, 0.0, "Others labeled it; it needs more votes.")
+            for item_id in self.project.awaiting_votes(self.annotator)
+        ]
+        batch = started + [s for s in batch if s.item_id not in {t.item_id for t in started}]
         fresh = [s for s in batch if s.item_id not in self.skipped]
         if not fresh:  # only skipped items are left: offer them again
             self.skipped.clear()
             fresh = batch
+        if not fresh:
+            self.current = None
+            return None
         chosen = self.project.reserve_next([s.item_id for s in fresh], annotator=self.annotator)
         self.current = next((s for s in fresh if s.item_id == chosen), None)
         return self.current

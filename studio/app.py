@@ -10,26 +10,29 @@ from pathlib import Path
 
 import streamlit as st
 
-from studio.state import draw_frame
+from studio.auth import page_allowed, require_sign_in, sign_out_button
+from studio.state import draw_frame, get_store
 
 PAGES = Path(__file__).parent / "app_pages"
 
 
 def main() -> None:
     st.set_page_config(page_title="sslabel studio", page_icon="🏷️", layout="wide")
+    require_sign_in(get_store())
+    pages = [
+        ("projects.py", dict(title="Projects and data", icon=":material/folder_open:")),
+        ("label.py", dict(title="Label", icon=":material/label:", default=True)),
+        ("review.py", dict(title="Review suggestions", icon=":material/fact_check:")),
+        ("conflicts.py", dict(title="Conflicts", icon=":material/rule:")),
+        ("map.py", dict(title="Map", icon=":material/scatter_plot:")),
+        ("insights.py", dict(title="Insights", icon=":material/insights:")),
+        ("export.py", dict(title="Export", icon=":material/download:")),
+    ]
     navigation = st.navigation(
-        [
-            st.Page(PAGES / "projects.py", title="Projects and data",
-                    icon=":material/folder_open:"),
-            st.Page(PAGES / "label.py", title="Label", icon=":material/label:", default=True),
-            st.Page(PAGES / "review.py", title="Review suggestions",
-                    icon=":material/fact_check:"),
-            st.Page(PAGES / "map.py", title="Map", icon=":material/scatter_plot:"),
-            st.Page(PAGES / "insights.py", title="Insights", icon=":material/insights:"),
-            st.Page(PAGES / "export.py", title="Export", icon=":material/download:"),
-        ]
-    )  # fmt: skip
+        [st.Page(PAGES / name, **options) for name, options in pages if page_allowed(name)]
+    )
     draw_frame()
+    sign_out_button()
     navigation.run()
 
 

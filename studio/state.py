@@ -12,6 +12,7 @@ import streamlit as st
 from sslcore.demos import ensure_demo_projects
 from sslcore.errors import StoreError
 from sslcore.store import Project, Store, default_data_dir
+from studio.auth import signed_in
 
 PROJECT_KEY = "project_name"
 PENDING_PROJECT_KEY = "open_project_next"
@@ -113,6 +114,7 @@ def draw_frame() -> None:
                 key=ANNOTATOR_INPUT_KEY,
                 on_change=_rename_annotator,
                 help="Stored with every label you give.",
+                disabled=signed_in(),  # a signed-in person labels under their account
             )
             st.query_params["annotator"] = annotator()
     if flash := st.session_state.pop(FLASH_KEY, None):

@@ -1,22 +1,26 @@
-"""Several annotators on one project: reservations, and four processes labeling at once."""
+"""Several annotators on one project: reservations, overlap, and processes labeling at once.
+
+Every test that uses the ``store`` fixture runs on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import text_dataset
+from conftest import BACKENDS, sql, text_dataset
 
 from sslcore.errors import StoreError
-from sslcore.store import SCHEMA_VERSION, Store
+from sslcore.store import SCHEMA_VERSION
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
 import annotators_load  # noqa: E402
 
+BACKENDS = BACKENDS
 ITEMS = ["t0", "t1", "t2", "t3", "t4"]
 
 
@@ -110,13 +114,9 @@ def test_release_lets_go_of_everything_the_annotator_holds(project):
     assert holders(project) == {"t1": "bob"}
 
 
-def test_a_second_store_sees_the_reservation(store, project):
+def test_a_second_store_sees_the_reservation(open_store, project):
     project.reserve_next(ITEMS, annotator="ann")
-    other = Store(store.data_dir)
-    try:
-        assert other.open_project("toy").reserve_next(ITEMS, annotator="bob") == "t1"
-    finally:
-        other.close()
+    assert open_store().open_project("toy").reserve_next(ITEMS, annotator="bob") == "t1"
 
 
 @pytest.mark.parametrize(
@@ -136,29 +136,95 @@ def test_bad_reservation_calls_are_refused(project, call, match):
 def test_deleting_a_project_deletes_its_reservations(store, project):
     project.reserve_next(ITEMS, annotator="ann")
     store.delete_project("toy")
-    with sqlite3.connect(store.db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM reservations").fetchone()[0] == 0
+    assert sql(store, "SELECT count(*) FROM reservations") == [(0,)]
 
 
-def test_a_version_1_database_gains_reservations_and_keeps_its_labels(tmp_path):
-    old = Store(tmp_path)
-    old.create_project("toy", text_dataset(["x", "y"]), class_names=["a"]).label(
+def test_a_version_1_database_gains_reservations_and_keeps_its_labels(store, open_store):
+    store.create_project("toy", text_dataset(["x", "y"]), class_names=["a"]).label(
         "t0", "a", annotator="ann"
     )
-    old.close()
-    with sqlite3.connect(tmp_path / "sslabel.db") as conn:  # as version 1 left it
-        conn.execute("DROP TABLE reservations")
-        conn.execute("UPDATE schema_info SET version = 1")
-    store = Store(tmp_path)
-    try:
-        project = store.open_project("toy")
-        assert project.labels() == {"t0": "a"}
-        assert project.reserve_next(["t0", "t1"], annotator="bob") == "t1"
-        with sqlite3.connect(store.db_path) as conn:
-            versions = [v for (v,) in conn.execute("SELECT version FROM schema_info")]
-        assert versions == [1, 2] and SCHEMA_VERSION == 2
-    finally:
-        store.close()
+    for table in ("reservations", "project_files", "accounts"):  # as version 1 left it
+        sql(store, f"DROP TABLE {table}")
+    sql(store, "UPDATE schema_info SET version = 1")
+    store.close()
+    again = open_store()
+    project = again.open_project("toy")
+    assert project.labels() == {"t0": "a"}
+    assert project.reserve_next(["t0", "t1"], annotator="bob") == "t1"
+    versions = sql(again, "SELECT version FROM schema_info ORDER BY version")
+    assert versions == [(1,), (2,), (3,)] and SCHEMA_VERSION == 3
+
+
+# Overlap: each item labeled by N annotators --------------------------------------
+
+
+def test_with_overlap_two_an_item_goes_to_two_people_and_never_twice_to_one(project):
+    project.set_overlap(2)
+    assert project.reserve_next(ITEMS, annotator="ann") == "t0"
+    assert project.reserve_next(ITEMS, annotator="bob") == "t0"
+    assert project.reserve_next(ITEMS, annotator="cy") == "t1"  # t0 has its two people
+    project.label("t0", "a", annotator="ann")
+    assert project.reserve_next(ITEMS, annotator="ann") == "t1"  # never t0 again
+    project.label("t0", "b", annotator="bob")
+    assert project.reserve_next(ITEMS, annotator="dee") == "t2"  # t0 done, t1 full
+    assert sorted((item, who) for item, who, _ in project.holds()) == [
+        ("t1", "ann"), ("t1", "cy"), ("t2", "dee"),
+    ]  # fmt: skip
+    assert project.conflicts() == ["t0"]
+    assert project.labels() == {}  # disputed: unlabeled until resolved
+
+
+def test_overlap_counts_votes_and_holds_together(project):
+    project.set_overlap(3)
+    project.label("t0", "a", annotator="ann")
+    assert project.reserve_next(["t0"], annotator="bob") == "t0"
+    assert project.reserve_next(["t0"], annotator="cy") == "t0"
+    assert project.reserve_next(["t0"], annotator="dee") is None  # 1 vote + 2 holds
+    project.undo_last("ann")
+    assert project.reserve_next(["t0"], annotator="dee") == "t0"  # the vote was undone
+
+
+def test_a_resolved_item_is_handed_to_nobody(project):
+    project.set_overlap(2)
+    project.label("t0", "a", annotator="ann")
+    project.resolve("t0", "a", annotator="rev")
+    assert project.reserve_next(["t0", "t1"], annotator="bob") == "t1"
+
+
+@pytest.mark.parametrize("bad", [0, 21, 1.5, "2", True])
+def test_a_bad_overlap_is_refused(project, bad):
+    with pytest.raises(StoreError, match="whole number of annotators from 1 to 20"):
+        project.set_overlap(bad)
+    assert project.overlap() == 1
+
+
+def test_an_overlap_set_elsewhere_counts_at_once(open_store, project):
+    open_store().open_project("toy").set_overlap(2)
+    assert project.reserve_next(["t0"], annotator="ann") == "t0"
+    assert project.reserve_next(["t0"], annotator="bob") == "t0"
+
+
+@pytest.mark.parametrize("overlap", [1, 2])
+def test_threads_racing_for_items_never_overfill_one(open_store, project, overlap):
+    """Sixteen annotators in eight stores ask for the same three items at the same moment."""
+    project.set_overlap(overlap)
+    stores = [open_store() for _ in range(8)]
+    barrier = threading.Barrier(16)
+    got = {}
+
+    def ask(k: int) -> None:
+        mine = stores[k % 8].open_project("toy")
+        barrier.wait()
+        got[k] = mine.reserve_next(["t0", "t1", "t2"], annotator=f"ann-{k}", ttl=60)
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    handed = pd.Series([g for g in got.values() if g is not None]).value_counts().to_dict()
+    assert handed == dict.fromkeys(["t0", "t1", "t2"], overlap)
+    assert len(project.holds()) == 3 * overlap
 
 
 # The load harness's own checks ----------------------------------------------------
@@ -177,6 +243,26 @@ def test_overlap_check_finds_two_annotators_holding_one_item():
         columns=["item_id", "annotator", "reserved_at", "expires_at", "released_at"],
     )
     assert [c[:3] for c in annotators_load.overlapping_reservations(log)] == [("y", "bob", "cy")]
+    assert annotators_load.overlapping_reservations(log, overlap=2) == []
+    three = pd.concat([log, log.assign(annotator="dee").iloc[[4]]])  # dee beside bob and cy
+    assert [c[:3] for c in annotators_load.overlapping_reservations(three, 2)] == [
+        ("y", "bob", "dee")
+    ]
+
+
+def test_handed_twice_check_finds_a_grant_over_ones_own_standing_label():
+    from sslcore.store import LabelEvent
+
+    events = [
+        LabelEvent(1, "x", 1, "human", "ann", 5.0),
+        LabelEvent(2, "y", 1, "human", "ann", 5.0),
+        LabelEvent(3, "y", 1, "undo", "ann", 7.0, undoes=2),
+    ]
+    log = pd.DataFrame(
+        [("x", "ann", 6.0), ("y", "ann", 8.0), ("x", "bob", 6.0), ("x", "ann", 4.0)],
+        columns=["item_id", "annotator", "reserved_at"],
+    )
+    assert annotators_load.handed_twice(log, events) == 1  # x to ann at 6; y was undone
 
 
 def test_reference_replay_knows_undo_and_clearing():
@@ -197,14 +283,52 @@ def test_reference_replay_knows_undo_and_clearing():
 
 
 @pytest.mark.slow
-def test_four_annotator_processes_for_30_seconds(tmp_path):
-    result = annotators_load.run(4, 30.0, data_dir=tmp_path, n_items=20_000, ttl=1.0)
+def test_four_annotator_processes_for_30_seconds(tmp_path, database_url):
+    result = annotators_load.run(
+        4, 30.0, data_dir=tmp_path, n_items=20_000, ttl=1.0, database_url=database_url
+    )
     acks = result.pop("acks")
     print(f"\n4 annotators, 30 s: {result}")
-    assert result["lost"] == 0
-    assert result["duplicate_reservations"] == 0
+    assert result["lost"] == 0 and result["errors"] == 0
+    assert result["duplicate_reservations"] == 0 and result["handed_twice"] == 0
     assert result["replay_equal"]
     assert result["integrity"] == "ok"
     assert all(got["labels"] and got["batches"] and got["rejects"] for got in acks.values())
     assert sum(len(got["undone"]) for got in acks.values()) > 0
     assert result["events"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_eight_annotators_on_postgresql_through_a_server_crash(
+    tmp_path, database_url, postgres_server
+):
+    """8 processes, overlap 2, 30 s; the server is SIGKILLed 12 s in and started again."""
+    result = annotators_load.run(
+        8, 30.0, data_dir=tmp_path, n_items=20_000, ttl=1.0, database_url=database_url,
+        overlap=2, kill_after=12.0, server=postgres_server,
+    )  # fmt: skip
+    acks = result.pop("acks")
+    print(f"\n8 annotators, overlap 2, server killed at 12 s: {result}")
+    assert result["errors"] > 0  # the crash was felt
+    assert result["lost"] == 0  # every acknowledged event is there after the restart
+    assert result["extra"] <= result["errors"]
+    assert result["duplicate_reservations"] == 0 and result["handed_twice"] == 0
+    assert result["replay_equal"] and result["integrity"] == "ok"
+    assert all(got["labels"] for got in acks.values())
+
+
+def test_export_with_overlap_has_agreed_and_resolved_labels_only(project):
+    from sslcore.export import export_table
+
+    project.set_overlap(2)
+    project.label("t0", "a", annotator="ann")
+    project.label("t0", "a", annotator="bob")
+    project.label("t1", "a", annotator="ann")
+    project.label("t1", "b", annotator="bob")
+    project.label("t2", "a", annotator="ann")
+    project.label("t2", "b", annotator="bob")
+    project.resolve("t2", "b", annotator="rev")
+    table = export_table(project).set_index("item_id")
+    assert table["label"].dropna().to_dict() == {"t0": "a", "t2": "b"}  # t1 is disputed
+    assert table.loc["t2", "source"] == "resolved"

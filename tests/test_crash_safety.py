@@ -2,7 +2,9 @@
 
 A child process (tests/crash_child.py) labels, bulk-accepts, exports or builds the
 graph and prints a line after each call returns; the parent kills it at a chosen
-point, reopens the store and checks. The last test does the same to the real
+point, reopens the store and checks. The store tests run on SQLite and on
+PostgreSQL (there the child's death drops its connection and the server rolls
+back what it had not committed). The last test does the same to the real
 studio server driven by a browser.
 """
 
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import sign_in, start_studio, stop_studio, text_dataset
+from conftest import BACKENDS, sign_in, sql, start_studio, stop_studio, text_dataset
 
 from sslcore.cache import fingerprint
 from sslcore.demos import DEMO_PREFIX, ensure_demo_projects
@@ -30,13 +32,14 @@ from sslcore.features import featurize
 from sslcore.graph import build_knn_graph
 from sslcore.store import Store
 
+BACKENDS = BACKENDS
 CHILD = Path(__file__).with_name("crash_child.py")
 ROOT = Path(__file__).parents[1]
 N_ITEMS = 3000
 
 
-def make_project(data_dir: Path):
-    store = Store(data_dir)
+def make_project(data_dir: Path, database_url: str | None = None):
+    store = Store(data_dir, database_url=database_url)
     project = store.create_project(
         "crash", text_dataset([f"text {i}" for i in range(N_ITEMS)]), class_names=["a", "b", "c"]
     )
@@ -46,13 +49,17 @@ def make_project(data_dir: Path):
 class Child:
     """A crash_child.py process whose printed lines are read by a thread."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, database_url: str | None = None):
+        env = dict(os.environ)
+        if database_url:
+            env["SSLABEL_DATABASE_URL"] = database_url
         self.process = subprocess.Popen(
             [sys.executable, str(CHILD), *map(str, args)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             cwd=ROOT,
+            env=env,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -80,8 +87,9 @@ class Child:
         self.process.kill()
         raise AssertionError(f"the child never got there: {self.process.stderr.read()[-3000:]}")
 
-    def kill(self) -> list[str]:
-        """SIGKILL, then every line the child printed (printed lines are promises kept)."""
+    def kill(self, *, may_have_failed: bool = False) -> list[str]:
+        """SIGKILL, then every line the child printed (printed lines are promises kept).
+        ``may_have_failed``: the child may have exited on an error before the kill."""
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         self.reader.join(timeout=30)
@@ -92,7 +100,7 @@ class Child:
             self.seen.append(line)
         self.process.stdout.close()
         self.process.stderr.close()
-        assert self.process.returncode == -signal.SIGKILL
+        assert self.process.returncode == -signal.SIGKILL or may_have_failed
         return self.seen
 
 
@@ -101,50 +109,62 @@ def integrity(db_path: Path) -> str:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
+def store_integrity(store: Store) -> str:
+    """SQLite's integrity check; on PostgreSQL, that no event points at a missing one."""
+    if store.backend == "sqlite":
+        return integrity(store.db_path)
+    dangling = sql(
+        store,
+        "SELECT count(*) FROM label_events e WHERE e.undoes IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM label_events u WHERE u.id = e.undoes)",
+    )
+    return "ok" if dangling == [(0,)] else f"{dangling} dangling undo events"
+
+
 def acked_labels(lines: list[str]) -> list[tuple[int, str, str]]:
     """(event id, item, class) of every "ack" line of a label (bulk acks name a batch)."""
     words = [ln.split() for ln in lines]
     return [(int(w[1]), w[2], w[3]) for w in words if len(w) == 4 and w[0] == "ack"]
 
 
-def assert_acked_labels_present(data_dir: Path, lines: list[str]) -> None:
+def assert_acked_labels_present(store: Store, lines: list[str]) -> None:
     acks = acked_labels(lines)
-    with sqlite3.connect(data_dir / "sslabel.db") as conn:
-        rows = dict(
-            (e, (item, cls))
-            for e, item, cls in conn.execute(
-                "SELECT e.id, e.item_id, c.name FROM label_events e "
-                "JOIN classes c ON c.id = e.class_id"
-            )
+    rows = {
+        e: (item, cls)
+        for e, item, cls in sql(
+            store,
+            "SELECT e.id, e.item_id, c.name FROM label_events e "
+            "JOIN classes c ON c.id = e.class_id",
         )
+    }
     assert [e for e, item, cls in acks if rows.get(e) != (item, cls)] == []
 
 
-def reopen_and_check(data_dir: Path, lines: list[str]) -> None:
-    assert integrity(data_dir / "sslabel.db") == "ok"
-    assert_acked_labels_present(data_dir, lines)
-    store = Store(data_dir)  # the store opens (WAL recovered) and can write again
+def reopen_and_check(data_dir: Path, lines: list[str], database_url=None) -> None:
+    store = Store(data_dir, database_url=database_url)  # opens (WAL recovered), writes again
     try:
+        assert store_integrity(store) == "ok"
+        assert_acked_labels_present(store, lines)
         project = store.open_project("crash")
         project.label("t0", "a", annotator="after")
         assert project.labels()["t0"] == "a"
+        assert store_integrity(store) == "ok"
     finally:
         store.close()
-    assert integrity(data_dir / "sslabel.db") == "ok"
 
 
 # Labels, bulk accepts, exports ------------------------------------------------------
 
 
 @pytest.mark.parametrize("kill_after", [1, 200])
-def test_kill_during_a_labeling_burst(tmp_path, kill_after):
-    store, _ = make_project(tmp_path)
+def test_kill_during_a_labeling_burst(tmp_path, kill_after, database_url):
+    store, _ = make_project(tmp_path, database_url)
     store.close()
-    child = Child("labels", tmp_path)
+    child = Child("labels", tmp_path, database_url=database_url)
     child.wait_for(lambda line, seen: len(acked_labels(seen)) >= kill_after)
     lines = child.kill()
     assert len(acked_labels(lines)) >= kill_after
-    reopen_and_check(tmp_path, lines)
+    reopen_and_check(tmp_path, lines, database_url)
 
 
 @pytest.mark.parametrize(
@@ -152,31 +172,32 @@ def test_kill_during_a_labeling_burst(tmp_path, kill_after):
     [(0, "pause"), (2, "pause"), (-1, "start 1")],
     ids=["inside the first batch", "inside the third batch", "when the second starts"],
 )
-def test_kill_during_a_bulk_accept_keeps_all_or_nothing_of_it(tmp_path, pause_batch, kill_at):
-    store, _ = make_project(tmp_path)
-    store.close()
-    child = Child("bulk", tmp_path, pause_batch)
+def test_kill_during_a_bulk_accept_keeps_all_or_nothing_of_it(
+    tmp_path, pause_batch, kill_at, database_url
+):
+    store, _ = make_project(tmp_path, database_url)
+    child = Child("bulk", tmp_path, pause_batch, database_url=database_url)
     child.wait_for(lambda line, seen: line == kill_at)
     lines = child.kill()
     acked = {ln.split()[1] for ln in lines if ln.startswith("ack ")}
-    assert integrity(tmp_path / "sslabel.db") == "ok"
-    with sqlite3.connect(tmp_path / "sslabel.db") as conn:
-        sizes = dict(conn.execute("SELECT batch_id, count(*) FROM label_events GROUP BY batch_id"))
+    assert store_integrity(store) == "ok"
+    sizes = dict(sql(store, "SELECT batch_id, count(*) FROM label_events GROUP BY batch_id"))
+    store.close()
     assert set(sizes.values()) <= {3000}  # never part of a batch
     assert acked <= set(sizes)
     if kill_at == "pause":  # killed inside the transaction: that batch is not there
         assert len(sizes) == pause_batch
-    reopen_and_check(tmp_path, lines)
+    reopen_and_check(tmp_path, lines, database_url)
 
 
 @pytest.mark.parametrize("kill_at_export", [2])
-def test_kill_during_an_export(tmp_path, kill_at_export):
-    store, _ = make_project(tmp_path)
+def test_kill_during_an_export(tmp_path, kill_at_export, database_url):
+    store, _ = make_project(tmp_path, database_url)
     store.close()
-    child = Child("export", tmp_path)
+    child = Child("export", tmp_path, database_url=database_url)
     child.wait_for(lambda line, seen: line == f"exporting {kill_at_export}")
     lines = child.kill()
-    reopen_and_check(tmp_path, lines)
+    reopen_and_check(tmp_path, lines, database_url)
 
 
 # Graph building ----------------------------------------------------------------------
@@ -291,3 +312,22 @@ def test_kill_the_studio_server_while_labeling_in_a_browser(tmp_path):
                 assert len(acked) <= stored <= len(acked) + cycle + 1
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_kill_the_postgresql_server_during_a_labeling_burst(
+    tmp_path, backend, database_url, postgres_server
+):
+    """SIGKILL the server (not the client) after 100 acknowledged labels; every one of them
+    is there after the restart, and the same client labels again once it is back."""
+    store, project = make_project(tmp_path, database_url)
+    child = Child("labels", tmp_path, database_url=database_url)
+    child.wait_for(lambda line, seen: len(acked_labels(seen)) >= 100)
+    postgres_server.kill()
+    postgres_server.start()
+    lines = child.kill(may_have_failed=True)  # what it printed before was acknowledged
+    assert len(acked_labels(lines)) >= 100
+    assert_acked_labels_present(store, lines)  # a pooled connection died: a new one is made
+    assert project.label("t1", "b", annotator="after") > max(e for e, _, _ in acked_labels(lines))
+    store.close()
+    reopen_and_check(tmp_path, lines, database_url)

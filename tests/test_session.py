@@ -130,3 +130,21 @@ def test_human_label_order_follows_the_events(moons, truth):
     assert [names[c] for c in codes] == [
         truth[i] for i in ["point-0005", "point-0002", "point-0009"]
     ]
+
+
+def test_with_overlap_two_the_second_annotator_is_shown_what_the_first_labeled(tmp_path):
+    from sslcore.demos import create_demo_project
+    from sslcore.session import LabelingSession, ProjectEngine
+    from sslcore.store import Store
+
+    project = create_demo_project(Store(tmp_path), "moons", "m")
+    project.set_overlap(2)
+    live = ProjectEngine.build(project)
+    ann, bob = LabelingSession(live, "ann"), LabelingSession(live, "bob")
+    first = ann.next_item().item_id
+    ann.label(first, "upper")
+    assert bob.next_item().item_id == first  # it needs a second vote
+    bob.label(first, "lower")
+    assert project.conflicts() == [first]
+    assert first not in project.labels()  # disputed: the model does not learn from it
+    assert ann.current is not None and ann.current.item_id != first  # never twice

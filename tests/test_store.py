@@ -1,4 +1,7 @@
-"""The project store: append-only label events in SQLite, classes, projects on disk."""
+"""The project store: append-only label events in SQLite or PostgreSQL, classes, projects.
+
+Every test that uses the ``store`` fixture runs on both backends.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,14 @@ import threading
 
 import pandas as pd
 import pytest
-from conftest import text_dataset
+from conftest import BACKENDS, sql, text_dataset
 
 from sslcore.dataset import Dataset
 from sslcore.errors import StoreError
 from sslcore.store import SCHEMA_VERSION, Store, default_data_dir
 from sslcore.store import projects as store_module
+
+BACKENDS = BACKENDS
 
 # Labels and events ------------------------------------------------------------
 
@@ -116,47 +121,65 @@ def test_bad_label_calls_are_refused_and_write_nothing(project, call, match):
 # Durability and concurrency ----------------------------------------------------
 
 
-def test_a_label_is_visible_to_a_second_store_at_once(store, project):
-    other = Store(store.data_dir)
-    try:
-        project.label("t0", "a", annotator="ann")
-        assert other.open_project("toy").labels() == {"t0": "a"}
-        other.open_project("toy").label("t1", "b", annotator="bob")
-        assert project.labels() == {"t0": "a", "t1": "b"}
-    finally:
-        other.close()
+def test_a_label_is_visible_to_a_second_store_at_once(open_store, project):
+    other = open_store()
+    project.label("t0", "a", annotator="ann")
+    assert other.open_project("toy").labels() == {"t0": "a"}
+    other.open_project("toy").label("t1", "b", annotator="bob")
+    assert project.labels() == {"t0": "a", "t1": "b"}
 
 
-def test_reopen_after_close(store, project):
+def test_reopen_after_close(store, open_store, project):
     project.label("t0", "a", annotator="ann")
     project.reject("t1", "b", annotator="ann")
     store.close()
-    again = Store(store.data_dir).open_project("toy")
+    again = open_store().open_project("toy")
     assert again.labels() == {"t0": "a"}
     assert again.rejections() == {("t1", "b")}
     assert list(again.dataset().items["text"]) == ["one", "two", "three", "four", "five"]
 
 
-def test_database_uses_wal_and_records_its_schema_version(store, project):
+def test_database_records_its_schema_version(store, project):
+    assert sql(store, "SELECT max(version) FROM schema_info") == [(SCHEMA_VERSION,)]
+
+
+def test_sqlite_database_uses_wal(store, backend):
+    if backend != "sqlite":
+        pytest.skip("SQLite only")
     with sqlite3.connect(store.db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT max(version) FROM schema_info").fetchone()[0] == SCHEMA_VERSION
 
 
-def test_newer_schema_is_refused_with_a_clear_message(store):
-    store.close()
-    with sqlite3.connect(store.db_path) as conn:
-        conn.execute("INSERT INTO schema_info (version) VALUES (?)", (SCHEMA_VERSION + 1,))
+def test_newer_schema_is_refused_with_a_clear_message(store, open_store):
+    sql(store, "INSERT INTO schema_info (version) VALUES (:v)", v=SCHEMA_VERSION + 1)
     with pytest.raises(StoreError, match=rf"newer sslabel \(schema {SCHEMA_VERSION + 1}.*upgrade"):
-        Store(store.data_dir)
+        open_store()
+
+
+def test_a_second_machine_fetches_the_items_from_the_server(store, open_store, tmp_path, backend):
+    if backend == "sqlite":
+        pytest.skip("a SQLite store is one machine's file")
+    store.create_project("toy", text_dataset(["one", "two"]), class_names=["a"])
+    elsewhere = open_store(tmp_path / "other-machine").open_project("toy")
+    assert list(elsewhere.dataset().items["text"]) == ["one", "two"]
+    assert len(list((tmp_path / "other-machine" / "projects").glob("*/items.parquet"))) == 1
+    elsewhere.label("t1", "a", annotator="bob")
+    assert store.open_project("toy").labels() == {"t1": "a"}
+
+
+def test_a_bad_database_url_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(StoreError, match="not in 'mysql'"):
+        Store(tmp_path, database_url="mysql://u@localhost/db")
+    with pytest.raises(StoreError, match="Cannot read the database URL 'no url'"):
+        Store(tmp_path, database_url="no url")
 
 
 N_WRITES = 40
 
 
-def write_labels(data_dir, annotator, barrier=None):
+def write_labels(data_dir, database_url, annotator, barrier=None):
     """Label every item N_WRITES/5 times through a Store of its own."""
-    own = Store(data_dir)
+    own = Store(data_dir, database_url=database_url)
     project = own.open_project("toy")
     if barrier is not None:
         barrier.wait()
@@ -174,10 +197,10 @@ def assert_no_event_lost(project, annotators):
     assert project.labels() == dict(zip(last["item_id"], last["class_name"], strict=True))
 
 
-def test_two_stores_in_threads_write_at_once_without_losing_an_event(store, project):
+def test_two_stores_in_threads_write_at_once_without_losing_an_event(store, project, database_url):
     barrier = threading.Barrier(2)
     threads = [
-        threading.Thread(target=write_labels, args=(store.data_dir, name, barrier))
+        threading.Thread(target=write_labels, args=(store.data_dir, database_url, name, barrier))
         for name in ("ann", "bob")
     ]
     for t in threads:
@@ -201,11 +224,11 @@ def test_one_project_shared_by_threads(project):
     assert_no_event_lost(project, ["ann", "bob"])
 
 
-def test_two_processes_write_at_once_without_losing_an_event(store, project):
+def test_two_processes_write_at_once_without_losing_an_event(store, project, database_url):
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
     workers = [
-        context.Process(target=write_labels, args=(store.data_dir, name, barrier))
+        context.Process(target=write_labels, args=(store.data_dir, database_url, name, barrier))
         for name in ("ann", "bob")
     ]
     for w in workers:
@@ -325,9 +348,8 @@ def test_failure_inside_the_transaction_rolls_everything_back(store, monkeypatch
         store.create_project("half", dataset)
     assert store.project_names() == []
     assert list((store.data_dir / "projects").iterdir()) == []
-    with sqlite3.connect(store.db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM classes").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM label_events").fetchone()[0] == 0
+    assert sql(store, "SELECT count(*) FROM classes") == [(0,)]
+    assert sql(store, "SELECT count(*) FROM label_events") == [(0,)]
 
 
 def test_open_unknown_project_is_refused(store):
@@ -390,12 +412,12 @@ def test_a_deleted_projects_id_is_not_reused(store):
     assert second.id != first.id
 
 
-def test_two_stores_undoing_the_same_event_undo_it_once(tmp_path):
+def test_two_stores_undoing_the_same_event_undo_it_once(store, open_store):
     from sslcore.demos import load_demo
 
-    first = Store(tmp_path).create_project("m", load_demo("moons"))
+    first = store.create_project("m", load_demo("moons"))
     event_id = first.label("point-0000", "upper", annotator="ann")
-    other = Store(tmp_path).open_project("m")
+    other = open_store().open_project("m")
     assert len(first.undo(event_id, annotator="ann")) == 1
     assert other.undo(event_id, annotator="bob") == []  # it sees the first undo first
     assert (other.events()["source"] == "undo").sum() == 1

@@ -1,9 +1,11 @@
-"""The durable project store: SQLite (WAL) through SQLAlchemy Core.
+"""The durable project store through SQLAlchemy Core: SQLite (WAL) by default, or a shared
+PostgreSQL server.
 
 ``schema`` holds the tables, migrations and connection setup; ``events`` the
-append-only label events and their replay into current labels;
-``reservations`` who holds which item; ``projects`` the projects, their
-classes, labels and undo.
+append-only label events and their replay into current labels (votes and
+consensus when several people label an item); ``reservations`` who holds which
+item; ``locks`` what keeps concurrent writers apart on PostgreSQL; ``projects``
+the projects, their classes, labels, resolutions and undo.
 """
 
 from .events import LABELING_SOURCES, SOURCES, LabelEvent, LabelState, derive_labels

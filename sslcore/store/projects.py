@@ -1,12 +1,16 @@
-"""Projects under one data directory: items on disk, classes, label events and undo.
+"""Projects: items on disk, classes, label events and undo, in SQLite or PostgreSQL.
 
 Every write is committed (and synced to disk) before the call returns.
 
 Layout under the data directory::
 
     data/
-      sslabel.db            projects, classes, label events, reservations
+      sslabel.db            projects, classes, label events, reservations (SQLite)
       projects/<folder>/    items.parquet and the artefact cache of one project
+
+With a PostgreSQL store (``database_url``), the database lives on the server and
+the items file is kept in it too; each machine's data directory holds a copy of
+it, fetched the first time the project is opened there, and its own cache.
 """
 
 from __future__ import annotations
@@ -30,8 +34,18 @@ from ..cache import ArtifactCache
 from ..dataset import ID, LABEL, Dataset
 from ..errors import StoreError
 from .events import SOURCES, LabelEvent, LabelState, read_events
+from .locks import lock_item, lock_project_events, retrying
 from .reservations import Reservations
-from .schema import classes, connect_sqlite, label_events, migrate, projects, reservations
+from .schema import (
+    classes,
+    connect,
+    label_events,
+    migrate,
+    project_files,
+    projects,
+    reservations,
+    resolve_database_url,
+)
 
 DATA_DIR_ENV = "SSLABEL_DATA_DIR"
 
@@ -58,8 +72,15 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40] or "project"
 
 
+ITEMS_FILE = "items.parquet"
+
+
 class Store:
-    """All projects under one data directory.
+    """All projects of one database: a SQLite file in ``data_dir`` (the default) or a
+    PostgreSQL server named by ``database_url`` (or ``$SSLABEL_DATABASE_URL``), e.g.
+    ``postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE``.
+
+    ``data_dir`` holds each project's items file and artefact cache either way.
 
     Examples
     --------
@@ -73,13 +94,20 @@ class Store:
     {'point-0001': 'upper'}
     """
 
-    def __init__(self, data_dir: str | os.PathLike | None = None):
+    def __init__(
+        self, data_dir: str | os.PathLike | None = None, *, database_url: str | None = None
+    ):
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "projects").mkdir(exist_ok=True)
-        self.db_path = self.data_dir / "sslabel.db"
-        self.db = connect_sqlite(self.db_path)
-        migrate(self.db, self.db_path)
+        self.db = connect(resolve_database_url(self.data_dir, database_url))
+        self.backend = self.db.dialect.name
+        """``"sqlite"`` or ``"postgresql"``."""
+        self.db_path = Path(self.db.url.database) if self.backend == "sqlite" else None
+        """The SQLite file, or None for a server."""
+        self.location = self.db_path or self.db.url.render_as_string(hide_password=True)
+        """Where the database is, for messages (a URL never shows its password)."""
+        migrate(self.db, self.location)
 
     def close(self) -> None:
         self.db.dispose()
@@ -131,7 +159,7 @@ class Store:
         target = self.data_dir / "projects" / folder
         target.mkdir(parents=True)
         try:
-            dataset.items.to_parquet(target / "items.parquet", index=False)
+            dataset.items.to_parquet(target / ITEMS_FILE, index=False)
             labels = dataset.labels if import_labels else [None] * dataset.n_items
             imported = sorted({c for c in labels if c is not None} - set(class_names))
             class_names = [*dict.fromkeys(class_names), *imported]
@@ -172,6 +200,14 @@ class Store:
                 ]
                 if rows:
                     conn.execute(insert(label_events), rows)
+                if self.backend != "sqlite":  # other machines fetch the items from here
+                    conn.execute(
+                        insert(project_files).values(
+                            project_id=project_id,
+                            name=ITEMS_FILE,
+                            data=(target / ITEMS_FILE).read_bytes(),
+                        )
+                    )
         except IntegrityError:
             shutil.rmtree(target, ignore_errors=True)
             raise StoreError(
@@ -187,7 +223,7 @@ class Store:
         with self.db.begin() as conn:
             row = conn.execute(select(projects).where(column == key)).mappings().first()
         if row is None:
-            raise StoreError(f"There is no project {key!r} in {self.data_dir}.")
+            raise StoreError(f"There is no project {key!r} in {self.location}.")
         return Project(self, dict(row))
 
     def delete_project(self, key: int | str) -> None:
@@ -195,6 +231,7 @@ class Store:
         with self.db.begin() as conn:
             conn.execute(label_events.delete().where(label_events.c.project_id == project.id))
             conn.execute(reservations.delete().where(reservations.c.project_id == project.id))
+            conn.execute(project_files.delete().where(project_files.c.project_id == project.id))
             conn.execute(
                 update(classes).where(classes.c.project_id == project.id).values(merged_into=None)
             )
@@ -241,10 +278,32 @@ class Project:
     def dataset(self) -> Dataset:
         """The items as imported (without labels: those live in the events)."""
         if self._dataset is None:
-            items = pd.read_parquet(self.folder / "items.parquet")
+            items = pd.read_parquet(self._items_file())
             items[LABEL] = None
             self._dataset = Dataset(self.name, self.kind, items, self.feature_columns)
         return self._dataset
+
+    def _items_file(self) -> Path:
+        """The items file on this machine, fetched from the database the first time."""
+        path = self.folder / ITEMS_FILE
+        if path.exists():
+            return path
+        with self.db.begin() as conn:
+            data = conn.execute(
+                select(project_files.c.data)
+                .where(project_files.c.project_id == self.id)
+                .where(project_files.c.name == ITEMS_FILE)
+            ).scalar()
+        if data is None:
+            raise StoreError(
+                f"The items of {self.name!r} are missing: {path} is gone and the database "
+                "holds no copy. Import the data again as a new project."
+            )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{ITEMS_FILE}.{uuid.uuid4().hex}")
+        partial.write_bytes(data)
+        os.replace(partial, path)  # never a half-written items file under the real name
+        return path
 
     def item_ids(self) -> frozenset[str]:
         """Every item id of the project (items never change after the import)."""
@@ -379,6 +438,32 @@ class Project:
         self._write(rows, source, annotator, model_round, batch_id=batch_id)
         return batch_id
 
+    def resolve(self, item_id: str, class_name: str, *, annotator: str) -> int:
+        """Settle a disputed item's label as a reviewer; returns the event id.
+
+        The votes stay as they were: a resolution is an event of its own, and
+        undoing it brings the dispute back.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sslcore.demos import load_demo
+        >>> p = Store(tempfile.mkdtemp()).create_project(
+        ...     "m", load_demo("moons"), import_labels=False, class_names=["upper", "lower"])
+        >>> p.set_overlap(2)
+        >>> _ = p.label("point-0001", "upper", annotator="ann")
+        >>> _ = p.label("point-0001", "lower", annotator="bob")
+        >>> p.conflicts()
+        ['point-0001']
+        >>> _ = p.resolve("point-0001", "lower", annotator="rev")
+        >>> p.labels(), p.conflicts()
+        ({'point-0001': 'lower'}, [])
+        """
+        if class_name is None:
+            raise StoreError("A resolution names the class the item has.")
+        (event_id,) = self._write([(item_id, class_name, None)], "resolved", annotator, None)
+        return event_id
+
     def _write(self, rows, source, annotator, model_round, *, batch_id=None) -> list[int]:
         if source not in SOURCES or source == "undo":
             raise StoreError(f"Unknown label source {source!r}; use one of {SOURCES[:-1]}.")
@@ -409,14 +494,18 @@ class Project:
             )
         if not values:
             return []
-        with self.db.begin() as conn:
+
+        def write(conn) -> list[int]:
+            lock_project_events(conn, self.id)
             ids = [
                 conn.execute(insert(label_events).values(**v)).inserted_primary_key[0]
                 for v in values
             ]
             if source != "rejected":
                 self._reservations.release_items(conn, [v["item_id"] for v in values], now)
-        return ids
+            return ids
+
+        return retrying(self.db, write)
 
     def undo(self, event_id: int, *, annotator: str) -> list[LabelEvent]:
         """Cancel one event, or its whole batch if it was part of one.
@@ -427,6 +516,7 @@ class Project:
         # Read and write in one transaction, so two people undoing the same event at
         # once cannot both be told they did it.
         with self._state_lock, self.db.begin() as conn:
+            lock_project_events(conn, self.id)
             state = self._catch_up(conn)
             target = state.event(event_id)
             if target is None or target.source == "undo":
@@ -483,9 +573,89 @@ class Project:
         return self._state
 
     def labels(self) -> dict[str, str]:
-        """Current label (class name) of every labeled item."""
+        """Current label (class name) of every labeled item.
+
+        With an overlap of 1 the last label given wins; with more, an item is
+        labeled when its votes agree or a reviewer resolved it, and a disputed
+        item is left out (see :mod:`sslcore.store.events`).
+        """
         names = self.class_names_by_id()
-        return {item: names[class_id] for item, class_id in self.state().labels.items()}
+        return {item: names[ev.class_id] for item, ev in self.current_events().items()}
+
+    def current_events(self) -> dict[str, LabelEvent]:
+        """The event that gives each labeled item its label (see :meth:`labels`)."""
+        names = self.class_names_by_id()
+        return self.state().current(consensus=self.overlap() > 1, reads_as=names.get)
+
+    def overlap(self) -> int:
+        """How many annotators label each item (the project setting ``overlap``, default 1),
+        read from the database so that a change made elsewhere counts at once."""
+        with self.db.begin() as conn:
+            return self._overlap(conn)
+
+    def _overlap(self, conn) -> int:
+        raw = conn.execute(select(projects.c.settings).where(projects.c.id == self.id)).scalar()
+        self.settings = json.loads(raw) if raw is not None else self.settings
+        return int(self.settings.get("overlap", 1))
+
+    def set_overlap(self, n: int) -> None:
+        """Have each item labeled by ``n`` annotators (1 to 20)."""
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 20:
+            raise StoreError(
+                f"The overlap is a whole number of annotators from 1 to 20, not {n!r}."
+            )
+        self.update_settings(overlap=n)
+
+    def votes(self) -> pd.DataFrame:
+        """Every annotator's current label of every item they labeled:
+        ``item_id, annotator, class_name, event_id``, ordered by item and event."""
+        names = self.class_names_by_id()
+        rows = [
+            (item, who, names[ev.class_id], ev.id)
+            for item, votes in self.state().votes().items()
+            for who, ev in votes.items()
+        ]
+        columns = ["item_id", "annotator", "class_name", "event_id"]
+        return pd.DataFrame(rows, columns=columns).sort_values(
+            ["item_id", "event_id"], ignore_index=True
+        )
+
+    def awaiting_votes(self, annotator: str) -> list[str]:
+        """Items that have some votes but fewer than the overlap asks for, that ``annotator``
+        has not labeled and no reviewer resolved, oldest first (none with an overlap of 1).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sslcore.demos import load_demo
+        >>> p = Store(tempfile.mkdtemp()).create_project(
+        ...     "m", load_demo("moons"), import_labels=False, class_names=["upper", "lower"])
+        >>> p.set_overlap(2)
+        >>> _ = p.label("point-0007", "upper", annotator="ann")
+        >>> p.awaiting_votes("bob"), p.awaiting_votes("ann")
+        (['point-0007'], [])
+        """
+        overlap = self.overlap()
+        if overlap == 1:
+            return []
+        state = self.state()
+        started = [
+            (min(ev.id for ev in votes.values()), item)
+            for item, votes in state.votes().items()
+            if len(votes) < overlap and annotator not in votes and state.resolution(item) is None
+        ]
+        return [item for _, item in sorted(started)]
+
+    def conflicts(self) -> list[str]:
+        """Items whose annotators disagree and that no reviewer resolved yet, sorted
+        (always none with an overlap of 1, where a later label replaces an earlier one).
+
+        Votes are compared by the class each reads as now, so a merge of two classes
+        ends the disputes between them.
+        """
+        if self.overlap() == 1:
+            return []
+        return sorted(self.state().disputed(self.class_names_by_id().get))
 
     def rejections(self) -> set[tuple[str, str]]:
         """(item id, class name) pairs a person rejected and has not undone."""
@@ -549,13 +719,38 @@ class Project:
         annotator = _annotator_name(annotator)
         if not ttl > 0:
             raise StoreError(f"A reservation needs a positive time to live, not {ttl!r}.")
+        candidates = iter(candidates)
+        seen: list[str] = []  # a retried transaction reads the same candidates again
+
+        def again():
+            yield from seen
+            for c in candidates:
+                seen.append(c)
+                yield c
+
         # The state lock is taken before the database lock, as in state().
-        with self._state_lock, self.db.begin() as conn:
-            labeled = self._catch_up(conn).labels
-            return self._reservations.grant(
-                conn, candidates, annotator=annotator, ttl=ttl, now=time.time(),
-                unavailable=labeled.keys(),
-            )  # fmt: skip
+        with self._state_lock:
+            return retrying(self.db, lambda conn: self._grant(conn, again(), annotator, ttl))
+
+    def _grant(self, conn, candidates, annotator: str, ttl: float) -> str | None:
+        overlap = self._overlap(conn)
+        state = self._catch_up(conn)
+
+        def open_to(item: str, others: set[str], fresh: bool) -> bool:
+            if fresh:
+                self._catch_up(conn)
+            if state.resolution(item) is not None:
+                return False
+            if overlap == 1:  # labeled by anyone (the last label wins), or held: taken
+                return not state.is_labeled(item) and not others
+            # Never the same item twice to one person; at most `overlap` people per item.
+            voters = set(state.votes(item).get(item, {}))
+            return annotator not in voters and len(voters | others) < overlap
+
+        return self._reservations.grant(
+            conn, candidates, annotator=annotator, ttl=ttl, clock=time.time, open_to=open_to,
+            lock=lambda item, wait: lock_item(conn, self.id, item, wait),
+        )  # fmt: skip
 
     def release(self, annotator: str) -> None:
         """Release every reservation ``annotator`` holds in this project.
@@ -577,7 +772,8 @@ class Project:
             self._reservations.release(conn, annotator, time.time())
 
     def reservations(self) -> dict[str, tuple[str, float]]:
-        """Item id to (annotator, expires_at) for every reservation still running.
+        """Item id to (annotator, expires_at) for every reservation still running (the
+        earliest hold of an item several people hold: see :meth:`holds`).
 
         ``expires_at`` is a Unix time in seconds.
 
@@ -594,6 +790,12 @@ class Project:
         """
         with self.db.begin() as conn:
             return self._reservations.held(conn, time.time())
+
+    def holds(self) -> list[tuple[str, str, float]]:
+        """(item id, annotator, expires_at) of every reservation still running, oldest first;
+        with an overlap above 1 an item may appear once per annotator holding it."""
+        with self.db.begin() as conn:
+            return self._reservations.holds(conn, time.time())
 
     def reservation_log(self) -> pd.DataFrame:
         """Every reservation ever granted, oldest first: item_id, annotator,

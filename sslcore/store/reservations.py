@@ -7,7 +7,7 @@ what a project is beyond its id.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 from sqlalchemy import insert, select, update
@@ -31,15 +31,26 @@ class Reservations:
     def _rows(self):
         return reservations.c.project_id == self.project_id
 
-    def held(self, conn, now: float) -> dict[str, tuple[str, float]]:
-        """Item id to (annotator, expires_at) for every hold still running at ``now``."""
-        rows = conn.execute(
+    def holds(self, conn, now: float, item_id: str | None = None) -> list[tuple[str, str, float]]:
+        """(item id, annotator, expires_at) of every hold still running at ``now``
+        (of ``item_id`` only, if given), oldest grant first."""
+        query = (
             select(reservations.c.item_id, reservations.c.annotator, reservations.c.expires_at)
             .where(self._rows())
             .where(reservations.c.released_at.is_(None))
             .where(reservations.c.expires_at > now)
-        ).all()
-        return {item: (who, expires) for item, who, expires in rows}
+            .order_by(reservations.c.id)
+        )
+        if item_id is not None:
+            query = query.where(reservations.c.item_id == item_id)
+        return [tuple(row) for row in conn.execute(query).all()]
+
+    def held(self, conn, now: float) -> dict[str, tuple[str, float]]:
+        """Item id to (annotator, expires_at) of its earliest hold still running at ``now``."""
+        first = {}
+        for item, who, expires in self.holds(conn, now):
+            first.setdefault(item, (who, expires))
+        return first
 
     def grant(
         self,
@@ -48,32 +59,75 @@ class Reservations:
         *,
         annotator: str,
         ttl: float,
-        now: float,
-        unavailable: Container[str] = frozenset(),
+        clock: Callable[[], float],
+        open_to: Callable[[str, set[str], bool], bool],
+        lock: Callable[[str, bool], bool] = lambda item, wait: True,
     ) -> str | None:
-        """Reserve the first candidate that is not ``unavailable`` and not held by someone else.
+        """Reserve for ``annotator`` the first candidate still open to them.
+
+        ``open_to(item, others, fresh)`` says whether ``item`` may go to ``annotator``
+        while ``others`` (other annotators) hold it; it is asked once from what was
+        read so far, and once more with ``fresh=True`` after ``lock(item)`` succeeded,
+        when it must read the item's labels again (holds are read again before it).
+        ``lock(item, wait)`` returns False, without waiting, when another hand-out has
+        the item: the candidate is passed over, and tried once more (waiting this
+        time) only if no other candidate was free, so that a busy moment is never
+        mistaken for "nothing left".
 
         Lapsed holds are closed first; the holds ``annotator`` had on other items are
         released; asking again for the item one holds extends it. Returns the item id,
         or None when every candidate is taken (the annotator then holds nothing).
+
+        ``clock()`` is read at each step rather than once: waiting on a lock may take a
+        while, and a hold must never be recorded as starting before the check that
+        allowed it.
         """
-        conn.execute(  # lapsed holds are closed, keeping the open ones few
-            update(reservations)
+        now = clock()
+        # Lapsed holds are closed, keeping the open ones few. Only tidying (a lapsed hold
+        # counts for nothing anyway), so rows another hand-out is closing right now are
+        # skipped rather than waited for: SKIP LOCKED on PostgreSQL, ignored by SQLite.
+        lapsed = (
+            select(reservations.c.id)
             .where(self._rows())
             .where(reservations.c.released_at.is_(None))
             .where(reservations.c.expires_at <= now)
+            .with_for_update(skip_locked=True)
+        )
+        conn.execute(
+            update(reservations)
+            .where(reservations.c.id.in_(lapsed.scalar_subquery()))
             .values(released_at=reservations.c.expires_at)
         )
-        held = self.held(conn, now)
-        taken = {item for item, (who, _) in held.items() if who != annotator}
-        mine = {item for item, (who, _) in held.items() if who == annotator}
-        chosen = next((c for c in candidates if c not in taken and c not in unavailable), None)
+        holders: dict[str, set[str]] = {}
+        for item, who, _ in self.holds(conn, now):
+            holders.setdefault(item, set()).add(who)
+        mine = {item for item, who in holders.items() if annotator in who}
+        chosen = None
+        busy = []
+        for c in candidates:
+            if not open_to(c, holders.get(c, set()) - {annotator}, False):
+                continue
+            if not lock(c, False):
+                busy.append(c)
+            elif self._still_open(conn, c, annotator, clock(), open_to):
+                chosen = c
+                break
+        else:
+            chosen = next(
+                (
+                    c
+                    for c in busy
+                    if lock(c, True) and self._still_open(conn, c, annotator, clock(), open_to)
+                ),
+                None,
+            )
         mine_open = (
             update(reservations)
             .where(self._rows())
             .where(reservations.c.annotator == annotator)
             .where(reservations.c.released_at.is_(None))
         )
+        now = clock()
         if others := mine - {chosen}:
             conn.execute(
                 mine_open.where(reservations.c.item_id.in_(others)).values(released_at=now)
@@ -94,6 +148,13 @@ class Reservations:
                 )
             )
         return chosen
+
+    def _still_open(self, conn, item: str, annotator: str, now: float, open_to) -> bool:
+        # Under the lock no other hand-out can grant the item. Holds first, then labels:
+        # a label committed in between (which ends its hold) is seen as one or the
+        # other, never as neither.
+        others = {who for _, who, _ in self.holds(conn, now, item)} - {annotator}
+        return open_to(item, others, True)
 
     def release(self, conn, annotator: str, now: float) -> None:
         """End every hold of ``annotator``."""

@@ -1,7 +1,14 @@
-"""The store's tables, their versioned migrations, and the SQLite connection setup."""
+"""The store's tables, their versioned migrations, and the connection setup.
+
+One schema and one list of migrations serve both backends: SQLite (a file in the
+data directory, the default) and PostgreSQL (a server a team shares). Every
+migration so far only creates tables, which SQLAlchemy emits for either, so the
+versioned steps below stay simple and Alembic is not needed.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import (
@@ -10,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -20,12 +28,16 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 2  # 2: reservations
+SCHEMA_VERSION = 3  # 2: reservations; 3: project files in the database, accounts
+
+DATABASE_URL_ENV = "SSLABEL_DATABASE_URL"
 
 metadata = MetaData()
 
@@ -92,12 +104,40 @@ reservations = Table(
 )
 
 
+# A shared server's projects must open on every machine that reaches it, so there the
+# items file travels inside the database (a local SQLite store keeps it on disk only).
+project_files = Table(
+    "project_files",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+# Who may sign in to the studio, and to do what (see sslcore.accounts).
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("role", String, nullable=False),
+    Column("password_hash", String, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+
 def _add_reservations(conn) -> None:
     metadata.create_all(conn, tables=[reservations])
 
 
-MIGRATIONS = {2: _add_reservations}
+def _add_project_files_and_accounts(conn) -> None:
+    metadata.create_all(conn, tables=[project_files, accounts])
+
+
+MIGRATIONS = {2: _add_reservations, 3: _add_project_files_and_accounts}
 """Schema version -> the step that brings the version before it up to it."""
+
+MIGRATION_LOCK = 0x55_4C_41_42  # any fixed key: one migrating process at a time per server
 
 
 def connect_sqlite(path: Path) -> Engine:
@@ -124,12 +164,72 @@ def connect_sqlite(path: Path) -> Engine:
     return db
 
 
+def resolve_database_url(data_dir: Path, url: str | None = None) -> str:
+    """The store's database: ``url``, else ``$SSLABEL_DATABASE_URL``, else the SQLite file
+    ``sslabel.db`` in ``data_dir``."""
+    return url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{data_dir / 'sslabel.db'}"
+
+
+def connect(url: str) -> Engine:
+    """A SQLAlchemy engine on ``url``: ``sqlite:///PATH`` or ``postgresql+psycopg://…``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> connect(f"sqlite:///{tempfile.mkdtemp()}/x.db").dialect.name
+    'sqlite'
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"Cannot read the database URL {url!r}; write sqlite:///PATH or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE."
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return connect_sqlite(Path(parsed.database))
+    if parsed.get_backend_name() == "postgresql":
+        return connect_postgresql(url)
+    raise StoreError(
+        f"sslabel stores projects in SQLite or PostgreSQL, not in {parsed.drivername!r} "
+        f"({parsed.render_as_string(hide_password=True)})."
+    )
+
+
+def connect_postgresql(url: str) -> Engine:
+    """A SQLAlchemy engine on a PostgreSQL server (psycopg 3), in READ COMMITTED.
+
+    Commits wait for the server's WAL flush (``synchronous_commit`` is forced on), so a
+    write acknowledged to the caller survives a crash of the server.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise StoreError(
+            "A PostgreSQL store needs psycopg: pip install 'sslabel[postgres]'."
+        ) from None
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    # Options given in the URL (e.g. a search_path) are kept; the commit setting is added.
+    options = f"{parsed.query.get('options', '')} -c synchronous_commit=on".strip()
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,  # a restarted server leaves dead connections in the pool
+        connect_args={"options": options},
+    )
+
+
 def migrate(db: Engine, where: object) -> None:
     """Create the tables of a new store, or bring an older one up to :data:`SCHEMA_VERSION`.
 
     ``where`` names the store in the message refusing a store written by a newer sslabel.
+    On PostgreSQL several processes may open a new store at once: an advisory lock lets
+    one migrate while the others wait, and the whole migration is one transaction.
     """
     with db.begin() as conn:
+        if db.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         metadata.create_all(conn, tables=[schema_info])
         version = conn.execute(select(func.max(schema_info.c.version))).scalar()
         if version is None:

@@ -12,6 +12,7 @@ from sslcore.insights import (
     learning_curve,
     next_labels_gain,
 )
+from studio.agreement_view import draw_agreement
 from studio.components import cached_for, md
 from studio.live import project_engine
 from studio.state import require_project
@@ -86,3 +87,5 @@ else:
         gain = next_labels_gain(curve)
         if gain is not None:
             st.metric("Likely gain from the next 10 labels", f"+{gain:.1%} accuracy")
+
+draw_agreement(project, live)
