@@ -53,10 +53,16 @@ def page(browser):
 
 
 def _wait_idle(page) -> None:
-    """Wait until Streamlit has finished the current run."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+    """Wait until Streamlit has finished the current run (and drawn what it sent).
+
+    The app root says whether a script run is going on; the "running" indicator in the
+    corner only shows once a run has taken a while, so it cannot tell a run that is about
+    to draw from one that is done. Call this after seeing an action's effect (e.g. its
+    event in the store): the run that made it has started by then.
+    """
+    page.wait_for_timeout(100)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        timeout=60_000
     )
 
 
