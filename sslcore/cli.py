@@ -153,7 +153,33 @@ def _parser() -> argparse.ArgumentParser:
         "--cache-dir", type=Path, help="keep computed features here and reuse them next time"
     )
     simulate.add_argument("--json", action="store_true", help="print one JSON object")
+    simulate.add_argument(
+        "--deep-features",
+        help="a deep embedding trained first on the images, replacing the features: vae, simclr",
+    )
+    simulate.add_argument(
+        "--method",
+        default="graph",
+        help="graph (label spreading) or a deep classifier trained at each budget on the "
+        "labels the strategy picked: fixmatch, pi, mean_teacher",
+    )
+    simulate.add_argument("--steps", type=int, help="training steps of a deep method")
     simulate.set_defaults(run=_run_simulate)
+
+    trainer = commands.add_parser(
+        "train",
+        parents=[data_dir],
+        help="train a deep model on an image project (needs the 'deep' extra)",
+    )
+    trainer.add_argument("--project", required=True, help="project name or id")
+    trainer.add_argument(
+        "--method", required=True, help="fixmatch, pi, mean_teacher (classifiers), vae, simclr"
+    )
+    trainer.add_argument("--steps", type=int, help="optimiser steps (default: the method's)")
+    trainer.add_argument("--flip", action="store_true", help="mirror images in augmentations")
+    trainer.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
+    trainer.add_argument("--seed", type=int, default=0)
+    trainer.set_defaults(run=_run_train)
 
     bench = commands.add_parser("bench", help="benchmarks (latency, label efficiency)")
     benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
@@ -303,6 +329,7 @@ def _run_simulate(args) -> int:
     from .simulate import simulate
 
     budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    deep = {"steps": args.steps} if args.steps else {}
     result = simulate(
         args.dataset,
         strategy=args.strategy,
@@ -311,13 +338,16 @@ def _run_simulate(args) -> int:
         label_column=args.label_column,
         features=method_from_user(args.features),
         cache_dir=args.cache_dir,
+        deep_features=args.deep_features,
+        method=args.method,
+        deep_params=deep,
     )
     if args.json:
         print(json.dumps(result))
     else:
         print(
             f"{result['dataset']} ({result['n_items']} items), features {result['features']}, "
-            f"strategy {result['strategy']}, {result['seeds']} seeds"
+            f"strategy {result['strategy']}, method {result['method']}, {result['seeds']} seeds"
         )
         for point in result["curve"]:
             print(
@@ -325,6 +355,12 @@ def _run_simulate(args) -> int:
                 f"± {point['std']:.3f}"
             )
     return 0
+
+
+def _run_train(args) -> int:
+    from .deep.cli import run_train
+
+    return run_train(_store(args), args)
 
 
 def _run_bench_latency(args) -> int:

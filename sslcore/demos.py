@@ -19,6 +19,9 @@ from .dataset import ID, IMAGE, LABEL, TEXT, Dataset
 from .errors import StoreError
 
 DEMOS = ("digits", "moons", "tickets")
+EXTRA_DEMOS = ("glyphs",)
+"""Demos :func:`load_demo` builds on request but the studio does not create by itself:
+``glyphs`` (5,000 generated 28x28 shapes, see :mod:`sslcore.glyphs`) is for benchmarks."""
 
 DEMO_DESCRIPTIONS = {
     "digits": "Handwritten digits: 1,797 small images, classes 0-9",
@@ -35,8 +38,12 @@ def load_demo(name: str) -> Dataset:
     >>> load_demo("digits").n_items
     1797
     """
+    if name == "glyphs":
+        from .glyphs import load_glyphs
+
+        return load_glyphs()
     if name not in DEMOS:
-        raise ValueError(f"unknown demo {name!r}; choose one of {', '.join(DEMOS)}")
+        raise ValueError(f"unknown demo {name!r}; choose one of {', '.join(DEMOS + EXTRA_DEMOS)}")
     return {"digits": _digits, "moons": _moons, "tickets": _tickets}[name]()
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .active import STRATEGIES as _ALL_STRATEGIES
 from .dataset import Dataset
-from .demos import DEMOS, load_demo
+from .demos import DEMOS, EXTRA_DEMOS, load_demo
 from .errors import DataError
 
 STRATEGIES = tuple(s for s in _ALL_STRATEGIES if s != "cold_start")
@@ -43,7 +43,7 @@ def load_spec(
     from .cache import ArtifactCache
     from .features import featurize
 
-    if dataset_spec in DEMOS:
+    if dataset_spec in DEMOS or dataset_spec in EXTRA_DEMOS:
         dataset = load_demo(dataset_spec)
     elif dataset_spec.endswith(".npz"):
         if features != "auto":
@@ -71,9 +71,13 @@ def _load_file(path: str, label_column: str | None) -> Dataset:
     return load_file(path, label_column=label_column)
 
 
-def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed: int):
+def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed: int, predict=None):
     """One replay from zero labels with an :class:`~sslcore.active.ActiveLearner` on a fresh
-    engine; returns ``{budget: (accuracy, macro_f1)}``."""
+    engine; returns ``{budget: (accuracy, macro_f1)}``.
+
+    ``predict(known, seed)``, given a class name per item (``None`` if unlabeled), returns
+    a predicted class name per item; by default the engine's own predictions are scored.
+    """
     from sklearn.metrics import f1_score
 
     engine = learner.engine
@@ -88,7 +92,13 @@ def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed:
         batch = 1
         if len(labels) in budgets:
             rest = ~engine.labeled
-            predicted = predictions.predicted[rest].astype(str)
+            predicted = predictions.predicted
+            if predict is not None:
+                known = np.full(len(y), None, dtype=object)
+                for item_id, name in labels.items():
+                    known[engine.position(item_id)] = name
+                predicted = predict(known, seed)
+            predicted = predicted[rest].astype(str)
             truth = y[rest].astype(str)
             results[len(labels)] = (
                 float((predicted == truth).mean()) if rest.any() else 1.0,
@@ -106,6 +116,9 @@ def simulate(
     label_column: str | None = None,
     features: str = "auto",
     cache_dir: str | Path | None = None,
+    deep_features: str | None = None,
+    method: str = "graph",
+    deep_params: dict | None = None,
 ) -> dict:
     """Average transductive accuracy after each budget of oracle labels.
 
@@ -126,11 +139,19 @@ def simulate(
         (:func:`sslcore.features.featurize`).
     cache_dir : path, optional
         Where computed features are kept and reused.
+    deep_features : {"vae", "simclr"}, optional
+        A deep embedding trained first on all images (no labels), replacing the features.
+    method : {"graph", "fixmatch", "pi", "mean_teacher"}, default="graph"
+        What is scored at each budget: the engine's label spreading, or a deep classifier
+        trained on the labels the strategy picked (the engine still picks them).
+    deep_params : dict, optional
+        Hyperparameters for the deep methods, e.g. ``{"steps": 300}``.
 
     Returns
     -------
     dict
-        ``{"dataset", "features", "strategy", "n_items", "seeds", "curve": [{"labels",
+        ``{"dataset", "features", "deep_features", "method", "strategy", "n_items", "seeds",
+        "curve": [{"labels",
         "accuracy", "std", "macro_f1"}]}``.
 
     Examples
@@ -151,6 +172,14 @@ def simulate(
     name, X, y = load_spec(
         dataset_spec, label_column=label_column, features=features, cache_dir=cache_dir
     )
+    predict = None
+    if deep_features or method != "graph":
+        from .deep.evaluation import deep_setup
+
+        X, predict = deep_setup(
+            dataset_spec, X, features=deep_features, method=method, params=deep_params or {},
+            label_column=label_column,
+        )  # fmt: skip
     budgets = [b for b in budgets if b <= len(y)] or [len(y)]
     graph = build_knn_graph(X)
     ids = [f"item-{i}" for i in range(len(y))]
@@ -158,7 +187,9 @@ def simulate(
     embedding = None  # depends only on the graph: computed once, shared by every seed
     for seed in range(seeds):
         learner = ActiveLearner(Engine(ids, X, graph=graph), embedding=embedding)
-        runs.append(run_once(learner, y, strategy=strategy, budgets=budgets, seed=seed))
+        runs.append(
+            run_once(learner, y, strategy=strategy, budgets=budgets, seed=seed, predict=predict)
+        )
         embedding = learner.embedding
     curve = []
     for budget in budgets:
@@ -175,6 +206,8 @@ def simulate(
     return {
         "dataset": name,
         "features": features,
+        "deep_features": deep_features,
+        "method": method,
         "strategy": strategy,
         "n_items": int(len(y)),
         "seeds": int(seeds),

@@ -1,0 +1,53 @@
+"""The deep methods inside ``sslabel simulate``: an embedding in place of the default
+features, or a classifier trained at each budget on the labels the engine picked."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from . import CLASSIFIER_METHODS, EMBEDDING_METHODS, make_model
+from .arrays import image_array
+
+
+def simulation_images(dataset_spec: str, *, label_column: str | None = None) -> np.ndarray:
+    """The images of a demo or image file/folder, as the deep trainers take them."""
+    from ..demos import load_demo
+    from ..loaders import load_file
+
+    try:
+        dataset = load_demo(dataset_spec)
+    except ValueError:
+        dataset = load_file(dataset_spec, label_column=label_column)
+    if dataset.kind != "image":
+        raise DataError(f"{dataset_spec}: the deep methods need images, this is {dataset.kind}")
+    return image_array(dataset.items["image"].tolist())
+
+
+def deep_setup(
+    dataset_spec: str,
+    X: np.ndarray,
+    *,
+    features: str | None,
+    method: str,
+    params: dict,
+    label_column: str | None = None,
+):
+    """``(features for the graph, predict or None)`` for :func:`sslcore.simulate.simulate`."""
+    if features not in (None, *EMBEDDING_METHODS):
+        raise ValueError(
+            f"deep features must be one of {', '.join(EMBEDDING_METHODS)}; got {features!r}"
+        )
+    if method not in ("graph", *CLASSIFIER_METHODS):
+        raise ValueError(f"method must be graph, {', '.join(CLASSIFIER_METHODS)}; got {method!r}")
+    images = simulation_images(dataset_spec, label_column=label_column)
+    if features:
+        X = make_model(features, **params).fit(images).embedding_
+    predict = None
+    if method != "graph":
+
+        def predict(known: np.ndarray, seed: int) -> np.ndarray:
+            model = make_model(method, **{**params, "seed": seed})
+            return model.fit(images, known).predict(images)
+
+    return X, predict

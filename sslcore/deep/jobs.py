@@ -1,0 +1,131 @@
+"""A deep training run as a background job: progress, time left, cancel, and files written
+only when the run completes (each in one atomic step)."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import CLASSIFIER_METHODS, train
+from .runtime import Cancelled, write_atomically
+
+
+@dataclass(frozen=True)
+class TrainedFiles:
+    """Where a finished run put its outputs."""
+
+    model: Path
+    embedding: Path | None = None
+    predictions: Path | None = None
+
+
+def train_and_save(
+    method: str,
+    images,
+    labels,
+    item_ids,
+    folder: str | os.PathLike,
+    *,
+    progress=None,
+    cancel: threading.Event | None = None,
+    **params: Any,
+) -> TrainedFiles:
+    """Train ``method``, then write ``<method>.pt`` and ``<method>-embedding.npz`` (item ids
+    and one row per image) or ``<method>-proba.npz`` (item ids, classes, probabilities).
+
+    Nothing is written until training has finished; a cancelled run (``cancel`` set)
+    raises :class:`~sslcore.deep.runtime.Cancelled` and leaves ``folder`` as it was.
+
+    Examples
+    --------
+    >>> files = train_and_save("vae", images, None, ids, "models/")  # doctest: +SKIP
+    >>> np.load(files.embedding)["embedding"].shape  # doctest: +SKIP
+    (1797, 16)
+    """
+    folder = Path(folder)
+    model = train(method, images, labels, progress=progress, cancel=cancel, **params)
+    ids = np.asarray([str(i) for i in item_ids])
+    if method in CLASSIFIER_METHODS:
+        arrays = {"item_ids": ids, "classes": np.asarray(model.classes_),
+                  "proba": model.predict_proba(images)}  # fmt: skip
+        output = folder / f"{method}-proba.npz"
+    else:
+        arrays = {"item_ids": ids, "embedding": model.embedding_}
+        output = folder / f"{method}-embedding.npz"
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"{method} was cancelled")
+    model_path = folder / f"{method}.pt"
+    model.save(model_path)
+    write_atomically(output, lambda tmp: _write_npz(tmp, arrays))
+    kind = "predictions" if method in CLASSIFIER_METHODS else "embedding"
+    return TrainedFiles(model=model_path, **{kind: output})
+
+
+def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    Path(path).write_bytes(buffer.getvalue())
+
+
+@dataclass
+class TrainingJob:
+    """Runs ``train_and_save`` in a daemon thread so a page can poll it and cancel it.
+
+    Examples
+    --------
+    >>> job = TrainingJob("vae", images, None, ids, folder).start()  # doctest: +SKIP
+    >>> job.fraction, job.message  # doctest: +SKIP
+    (0.42, 'vae: step 630/1500, loss 61.2, 1 min 10 s left')
+    >>> job.cancel(); job.wait()  # doctest: +SKIP
+    'cancelled'
+    """
+
+    method: str
+    images: Any
+    labels: Any
+    item_ids: Any
+    folder: str | os.PathLike
+    params: dict = field(default_factory=dict)
+    fraction: float = 0.0
+    message: str = "waiting"
+    state: str = "pending"  # pending, running, done, cancelled, failed
+    result: TrainedFiles | None = None
+    error: BaseException | None = None
+
+    def __post_init__(self):
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"train-{self.method}")
+
+    def start(self) -> TrainingJob:
+        self.state = "running"
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the run to stop at its next step; nothing it would have written appears."""
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> str:
+        self._thread.join(timeout)
+        return self.state
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.fraction, self.message = fraction, message
+
+    def _run(self) -> None:
+        try:
+            self.result = train_and_save(
+                self.method, self.images, self.labels, self.item_ids, self.folder,
+                progress=self._progress, cancel=self._cancel, **self.params,
+            )  # fmt: skip
+            self.state, self.message = "done", f"{self.method}: finished"
+        except Cancelled:
+            self.state, self.message = "cancelled", f"{self.method}: cancelled, nothing saved"
+        except Exception as error:  # reported to the page, which stays up
+            self.state, self.error, self.message = "failed", error, f"{self.method}: {error}"
