@@ -77,6 +77,9 @@ def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
 class TrainingJob:
     """Runs ``train_and_save`` in a daemon thread so a page can poll it and cancel it.
 
+    ``threads``, when given, sets torch's CPU threads for the whole process (torch has no
+    per-thread setting): the studio leaves one core to the pages.
+
     Examples
     --------
     >>> job = TrainingJob("vae", images, None, ids, folder).start()  # doctest: +SKIP
@@ -92,6 +95,7 @@ class TrainingJob:
     item_ids: Any
     folder: str | os.PathLike
     params: dict = field(default_factory=dict)
+    threads: int | None = None
     fraction: float = 0.0
     message: str = "waiting"
     state: str = "pending"  # pending, running, done, cancelled, failed
@@ -120,6 +124,10 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
+            if self.threads:
+                from . import require_torch
+
+                require_torch().set_num_threads(self.threads)
             self.result = train_and_save(
                 self.method, self.images, self.labels, self.item_ids, self.folder,
                 progress=self._progress, cancel=self._cancel, **self.params,

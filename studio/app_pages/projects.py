@@ -19,6 +19,7 @@ from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, rea
 from studio.components import md
 from studio.live import forget_engine
 from studio.state import PROJECT_KEY, current_project, forget_project, get_store, open_project_next
+from studio.training import training_panel
 
 NO_COLUMN = "(none)"
 ROW_NUMBER = "(row number)"
@@ -196,6 +197,9 @@ if len(names) > 1:
                 st.rerun()
             except StoreError as exc:
                 st.error(str(exc))
+
+if project.kind == "image":
+    training_panel(project)
 
 with st.expander("Delete this project"):
     st.write(f"Deletes {md(project.name)}, its items and every label. This cannot be undone.")
