@@ -27,8 +27,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int)
     parser.add_argument("--width", type=int)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--teacher", choices=["graph"])
+    parser.add_argument("--batch-size", type=int)
     args = parser.parse_args()
-    params = {k: v for k, v in {"steps": args.steps, "width": args.width}.items() if v}
+    chosen = {"steps": args.steps, "width": args.width, "teacher": args.teacher,
+              "batch_size": args.batch_size}  # fmt: skip
+    params = {k: v for k, v in chosen.items() if v}
     if args.features != "auto" or args.method != "graph":
         import torch
 

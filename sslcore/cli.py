@@ -164,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
         "labels the strategy picked: fixmatch, pi, mean_teacher",
     )
     simulate.add_argument("--steps", type=int, help="training steps of a deep method")
+    simulate.add_argument(
+        "--teacher",
+        choices=["graph"],
+        help="give the deep classifier the engine's label spreading as a teacher",
+    )
     simulate.set_defaults(run=_run_simulate)
 
     trainer = commands.add_parser(
@@ -330,6 +335,8 @@ def _run_simulate(args) -> int:
 
     budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
     deep = {"steps": args.steps} if args.steps else {}
+    if args.teacher:
+        deep["teacher"] = args.teacher
     result = simulate(
         args.dataset,
         strategy=args.strategy,

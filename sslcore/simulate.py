@@ -75,8 +75,9 @@ def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed:
     """One replay from zero labels with an :class:`~sslcore.active.ActiveLearner` on a fresh
     engine; returns ``{budget: (accuracy, macro_f1)}``.
 
-    ``predict(known, seed)``, given a class name per item (``None`` if unlabeled), returns
-    a predicted class name per item; by default the engine's own predictions are scored.
+    ``predict(known, seed, predictions)``, given a class name per item (``None`` if
+    unlabeled) and the engine's :class:`~sslcore.engine.Predictions`, returns a predicted
+    class name per item; by default the engine's own predictions are scored.
     """
     from sklearn.metrics import f1_score
 
@@ -97,7 +98,7 @@ def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed:
                 known = np.full(len(y), None, dtype=object)
                 for item_id, name in labels.items():
                     known[engine.position(item_id)] = name
-                predicted = predict(known, seed)
+                predicted = predict(known, seed, predictions)
             predicted = predicted[rest].astype(str)
             truth = y[rest].astype(str)
             results[len(labels)] = (
@@ -145,7 +146,8 @@ def simulate(
         What is scored at each budget: the engine's label spreading, or a deep classifier
         trained on the labels the strategy picked (the engine still picks them).
     deep_params : dict, optional
-        Hyperparameters for the deep methods, e.g. ``{"steps": 300}``.
+        Hyperparameters for the deep methods, e.g. ``{"steps": 300}``; ``{"teacher":
+        "graph"}`` also gives the classifier the engine's label spreading as a teacher.
 
     Returns
     -------

@@ -67,11 +67,15 @@ def train(
     images,
     labels=None,
     *,
+    teacher=None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     **params: Any,
 ):
     """Fit ``method`` on ``images`` (``labels``: a class name per image, ``None`` if unknown).
+
+    ``teacher`` (classifiers only): another model's class probabilities, see
+    :meth:`~sslcore.deep.consistency.ConsistencyTrainer.fit`.
 
     Returns the fitted estimator: classifiers have ``predict_proba(images)`` and
     ``classes_``; embedders have ``embedding_`` (one row per image) and ``transform``.
@@ -86,6 +90,8 @@ def train(
     model = make_model(method, **params)
     if method in CLASSIFIER_METHODS and labels is None:
         raise DataError(f"{method} learns from labels: label a few items of each class first")
+    if teacher is not None:
+        return model.fit(images, labels, teacher=teacher, progress=progress, cancel=cancel)
     return model.fit(images, labels, progress=progress, cancel=cancel)
 
 

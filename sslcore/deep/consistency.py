@@ -13,6 +13,11 @@ asks the network to answer the same on two perturbed copies of every image:
   a moving average of the network's weights.
 
 Predictions come from the moving average of the weights (as FixMatch evaluates).
+
+A *teacher* (class probabilities from another model, e.g. label spreading on the graph) can
+add its most confident labels as targets for the strongly augmented images, as a student is
+trained in self-training with noise (Xie et al. 2020; SimCLRv2's last step): a CNN learns
+from a few hundred steps what FixMatch alone needs thousands for.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ class ConsistencyTrainer(DeepModel):
         Channels of the first conv stage (the next two have 2x and 4x).
     flip : bool, default=False
         Mirror images in the augmentations (right for photos, wrong for glyphs).
+    teacher_share : float, default=0.8
+        With a ``teacher`` in ``fit``: the share of unlabeled images, most confident first,
+        whose teacher label is a target.
     pretrained : ContrastiveEmbedder, optional
         A fitted contrastive model whose encoder starts the network (fine-tuning).
     bf16 : bool, optional
@@ -99,6 +107,7 @@ class ConsistencyTrainer(DeepModel):
         ema: float = 0.99,
         width: int = 32,
         flip: bool = False,
+        teacher_share: float = 0.8,
         pretrained=None,
         bf16: bool | None = None,
         device: str | None = None,
@@ -115,6 +124,7 @@ class ConsistencyTrainer(DeepModel):
         self.ema = ema
         self.width = width
         self.flip = flip
+        self.teacher_share = teacher_share
         self.pretrained = pretrained
         self.bf16 = bf16
         self.device = device
@@ -128,10 +138,14 @@ class ConsistencyTrainer(DeepModel):
         images,
         labels,
         *,
+        teacher: np.ndarray | None = None,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> ConsistencyTrainer:
         """Train on every image; ``labels`` holds a class name per image, ``None`` if unknown.
+
+        ``teacher``, optional, ``(n_images, n_classes)``: another model's class
+        probabilities, columns in the sorted order of the class names (``classes_``).
 
         ``progress(fraction, message)`` is called about twice a second with the time left;
         setting ``cancel`` stops the run at the next step with
@@ -145,6 +159,7 @@ class ConsistencyTrainer(DeepModel):
         classes, codes = label_codes(labels, len(pixels))
         labeled = np.flatnonzero(codes >= 0)
         self.classes_ = classes
+        teacher_labels, teacher_used = self._teacher_targets(teacher, codes)
         student = self._to_device(self._build())
         if self.pretrained is not None:
             self._load_pretrained(student)
@@ -172,8 +187,13 @@ class ConsistencyTrainer(DeepModel):
             x_u = self._batch(data, torch.from_numpy(ui))
             ramp = float(np.exp(-5 * (1 - min(1.0, step / (0.4 * self.steps))) ** 2))
             with self._autocast():
-                loss_l, loss_u, share = self._losses(student, average, x_l, y_l, x_u)
+                loss_l, loss_u, share, logits_u = self._losses(student, average, x_l, y_l, x_u)
             loss = loss_l + weight * (ramp if self.method != "fixmatch" else 1.0) * loss_u
+            if teacher_labels is not None:
+                used = teacher_used[ui].to(self.device_)
+                targets_u = teacher_labels[ui].to(self.device_)
+                loss_t = F.cross_entropy(logits_u, targets_u, reduction="none") * used
+                loss = loss + weight * loss_t.mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -208,7 +228,7 @@ class ConsistencyTrainer(DeepModel):
             confidence, pseudo = probs.max(dim=1)
             mask = (confidence >= self.threshold).float()
             loss_u = (F.cross_entropy(logits_s, pseudo, reduction="none") * mask).mean()
-            return F.cross_entropy(logits_l, y_l), loss_u, mask.mean()
+            return F.cross_entropy(logits_l, y_l), loss_u, mask.mean(), logits_s
         inputs = torch.cat([augment.weak(x_l, flip=self.flip), augment.weak(x_u, flip=self.flip)])
         logits = student(self._normalise(inputs)).float()
         logits_l, logits_u = logits[:n_l], logits[n_l:]
@@ -218,7 +238,24 @@ class ConsistencyTrainer(DeepModel):
             target_net = average if self.method == "mean_teacher" else student
             target = torch.softmax(target_net(second).float(), dim=1)
         loss_u = ((torch.softmax(logits_u, dim=1) - target) ** 2).sum(dim=1).mean()
-        return F.cross_entropy(logits_l, y_l), loss_u, target.max(dim=1).values.mean()
+        return F.cross_entropy(logits_l, y_l), loss_u, target.max(dim=1).values.mean(), logits_u
+
+    def _teacher_targets(self, teacher, codes: np.ndarray):
+        """The teacher's label per image, and whether it is used (unlabeled, and among the
+        ``teacher_share`` most confident of the unlabeled)."""
+        if teacher is None:
+            return None, None
+        teacher = np.asarray(teacher, dtype=np.float64)
+        if teacher.shape != (len(codes), len(self.classes_)):
+            raise DataError(
+                f"the teacher's probabilities have shape {teacher.shape}; expected "
+                f"{(len(codes), len(self.classes_))} (one column per class, sorted by name)"
+            )
+        confidence = teacher.max(axis=1)
+        unlabeled = codes < 0
+        cut = np.quantile(confidence[unlabeled], 1 - self.teacher_share) if unlabeled.any() else 1
+        used = unlabeled & (confidence >= cut)
+        return torch.from_numpy(teacher.argmax(axis=1)), torch.from_numpy(used.astype(np.float32))
 
     def _load_pretrained(self, student: Classifier) -> None:
         encoder = getattr(self.pretrained, "network_", None)

@@ -24,6 +24,12 @@ def simulation_images(dataset_spec: str, *, label_column: str | None = None) -> 
     return image_array(dataset.items["image"].tolist())
 
 
+def teacher_proba(predictions) -> np.ndarray:
+    """The engine's class probabilities with columns in sorted class-name order."""
+    order = np.argsort(np.asarray(predictions.classes, dtype=str), kind="stable")
+    return predictions.proba[:, order]
+
+
 def deep_setup(
     dataset_spec: str,
     X: np.ndarray,
@@ -40,14 +46,19 @@ def deep_setup(
         )
     if method not in ("graph", *CLASSIFIER_METHODS):
         raise ValueError(f"method must be graph, {', '.join(CLASSIFIER_METHODS)}; got {method!r}")
+    params = dict(params)
+    teacher = params.pop("teacher", None)
+    if teacher not in (None, "graph"):
+        raise ValueError(f"teacher must be 'graph' or absent; got {teacher!r}")
     images = simulation_images(dataset_spec, label_column=label_column)
     if features:
         X = make_model(features, **params).fit(images).embedding_
     predict = None
     if method != "graph":
 
-        def predict(known: np.ndarray, seed: int) -> np.ndarray:
+        def predict(known: np.ndarray, seed: int, predictions) -> np.ndarray:
             model = make_model(method, **{**params, "seed": seed})
-            return model.fit(images, known).predict(images)
+            proba = teacher_proba(predictions) if teacher else None
+            return model.fit(images, known, teacher=proba).predict(images)
 
     return X, predict
