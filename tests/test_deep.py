@@ -347,3 +347,25 @@ def test_without_torch_the_light_path_imports_and_the_message_names_the_extra(tm
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
     assert "pip install torch==2.13.0 'sslabel[deep]'" in result.stderr
+
+
+def test_a_teacher_s_confident_labels_become_targets():
+    images, y = bars()
+    known = few_labels(y, 2)
+    rest = known == None  # noqa: E711
+    classes = sorted(CLASSES)
+    right = np.eye(3)[[classes.index(v) for v in y]]
+    wrong = np.tile(np.eye(3)[classes.index("box")], (len(y), 1))  # "box" for every image
+    params = {"steps": 40, "batch_size": 16, "mu": 2, "lr": 0.05, **SMALL}
+    taught = train("fixmatch", images, known, teacher=right, **params)
+    misled = train("fixmatch", images, known, teacher=wrong, **params)
+    assert (taught.predict(images)[rest] == y[rest]).mean() >= 0.95
+    # A teacher that is always wrong pulls unlabeled images to its class: far more than the
+    # third of them a model that ignored it would call "box".
+    assert (misled.predict(images)[rest] == "box").mean() >= 0.5
+
+
+def test_a_teacher_of_the_wrong_shape_is_refused():
+    images, y = bars(5)
+    with pytest.raises(DataError, match=r"teacher's probabilities have shape \(15, 2\)"):
+        train("fixmatch", images, few_labels(y, 2), teacher=np.ones((15, 2)), steps=1, **SMALL)
