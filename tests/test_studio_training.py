@@ -66,3 +66,13 @@ def test_the_page_reports_a_failed_job_and_cancel_stops_one_saving_nothing(data_
     at.run()
     assert any("nothing was saved" in w.value for w in at.warning)
     assert not (project.folder / "models").exists()
+
+
+def test_the_export_page_offers_a_trained_network(data_dir):
+    at = app("projects", DIGITS).run()
+    start(at, "simclr", 2)
+    assert job_of(data_dir, DIGITS).wait(120) == "done"
+    export = app("export", DIGITS).run()
+    assert not export.exception
+    labels = [b.label for b in export.get("download_button")]
+    assert "Download the simclr network (.pt)" in labels

@@ -67,6 +67,20 @@ def train_and_save(
     return TrainedFiles(model=model_path, **{kind: output})
 
 
+def saved_models(folder: str | os.PathLike) -> dict[str, Path]:
+    """``{method: path}`` of the networks ``train_and_save`` finished in ``folder``.
+
+    Examples
+    --------
+    >>> saved_models("no-such-folder")
+    {}
+    """
+    from . import METHODS
+
+    folder = Path(folder)
+    return {m: folder / f"{m}.pt" for m in METHODS if (folder / f"{m}.pt").is_file()}
+
+
 def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)

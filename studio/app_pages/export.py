@@ -46,4 +46,14 @@ elif trained is not None:
     columns[-1].download_button(
         "Download model (.joblib)", data=trained, file_name=f"{stem}-model.joblib", key="model"
     )
+if project.kind == "image":
+    from sslcore.deep.cli import MODELS_FOLDER
+    from sslcore.deep.jobs import saved_models
+
+    # Networks trained on the Projects page: load with sslcore.deep.load_model (README).
+    for method, path in saved_models(project.folder / MODELS_FOLDER).items():
+        st.download_button(
+            f"Download the {method} network (.pt)", data=path.read_bytes(),
+            file_name=f"{stem}-{method}.pt", key=f"network-{method}",
+        )  # fmt: skip
 st.caption("The README shows how to load the model file and predict with it.")
