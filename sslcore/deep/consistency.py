@@ -84,11 +84,12 @@ class ConsistencyTrainer(DeepModel):
 
     Examples
     --------
-    >>> from sslcore.deep.toy import stripes  # doctest: +SKIP
-    >>> images, labels = stripes(200)  # doctest: +SKIP
-    >>> model = ConsistencyTrainer(steps=60).fit(images, labels)  # doctest: +SKIP
-    >>> model.predict_proba(images).shape  # doctest: +SKIP
-    (200, 2)
+    >>> import numpy as np
+    >>> images = np.random.default_rng(0).random((40, 8, 8))
+    >>> labels = ["a", "b"] + [None] * 38
+    >>> model = ConsistencyTrainer(steps=2, width=8).fit(images, labels)
+    >>> model.predict_proba(images).shape
+    (40, 2)
     """
 
     _save_skip = ("pretrained",)
