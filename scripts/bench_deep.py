@@ -28,9 +28,11 @@ def main() -> None:
     parser.add_argument("--width", type=int)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--teacher", choices=["graph"])
+    parser.add_argument("--teacher-features", choices=["vae", "simclr"])
     parser.add_argument("--batch-size", type=int)
     args = parser.parse_args()
     chosen = {"steps": args.steps, "width": args.width, "teacher": args.teacher,
+              "teacher_features": args.teacher_features,
               "batch_size": args.batch_size}  # fmt: skip
     params = {k: v for k, v in chosen.items() if v}
     if args.features != "auto" or args.method != "graph":

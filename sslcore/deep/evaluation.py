@@ -24,6 +24,21 @@ def simulation_images(dataset_spec: str, *, label_column: str | None = None) -> 
     return image_array(dataset.items["image"].tolist())
 
 
+def _spreader(Z: np.ndarray):
+    """``spread(known) -> Predictions``: label spreading of ``known`` on a graph of ``Z``."""
+    from ..engine import Engine
+    from ..graph import build_knn_graph
+
+    graph = build_knn_graph(Z)
+    ids = [f"item-{i}" for i in range(len(Z))]
+
+    def spread(known: np.ndarray):
+        labels = {ids[i]: name for i, name in enumerate(known) if name is not None}
+        return Engine(ids, Z, graph=graph).update(labels)
+
+    return spread
+
+
 def teacher_proba(predictions) -> np.ndarray:
     """The engine's class probabilities with columns in sorted class-name order."""
     order = np.argsort(np.asarray(predictions.classes, dtype=str), kind="stable")
@@ -48,16 +63,24 @@ def deep_setup(
         raise ValueError(f"method must be graph, {', '.join(CLASSIFIER_METHODS)}; got {method!r}")
     params = dict(params)
     teacher = params.pop("teacher", None)
+    teacher_features = params.pop("teacher_features", None)
     if teacher not in (None, "graph"):
         raise ValueError(f"teacher must be 'graph' or absent; got {teacher!r}")
     images = simulation_images(dataset_spec, label_column=label_column)
     if features:
         X = make_model(features, **params).fit(images).embedding_
+    # The teacher may spread the same labels on another graph: the engine keeps picking
+    # labels on the default features, the teacher spreads them on a deep embedding.
+    spread = _spreader(make_model(teacher_features, **params).fit(images).embedding_) if (
+        teacher and teacher_features
+    ) else None  # fmt: skip
     predict = None
     if method != "graph":
 
         def predict(known: np.ndarray, seed: int, predictions) -> np.ndarray:
             model = make_model(method, **{**params, "seed": seed})
+            if teacher and spread is not None:
+                predictions = spread(known)
             proba = teacher_proba(predictions) if teacher else None
             return model.fit(images, known, teacher=proba).predict(images)
 
