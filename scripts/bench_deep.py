@@ -4,7 +4,7 @@ Each run prints one JSON line: the simulate() result plus wall time, this proces
 time and the 1-minute load average before and after (the machine is shared).
 
     nice -n 10 python scripts/bench_deep.py --dataset glyphs --budgets 30 --seeds 3 \
-        --features simclr --method graph --steps 400 --threads 2
+        --deep-features simclr --method graph --steps 400 --threads 2
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="30")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--strategy", default="margin")
-    parser.add_argument("--features", default="auto")
+    parser.add_argument("--deep-features", choices=["vae", "simclr"])
     parser.add_argument("--method", default="graph")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--width", type=int)
@@ -35,7 +35,7 @@ def main() -> None:
               "teacher_features": args.teacher_features,
               "batch_size": args.batch_size}  # fmt: skip
     params = {k: v for k, v in chosen.items() if v}
-    if args.features != "auto" or args.method != "graph":
+    if args.deep_features or args.method != "graph":
         import torch
 
         torch.set_num_threads(args.threads)
@@ -48,7 +48,7 @@ def main() -> None:
         strategy=args.strategy,
         budgets=[int(b) for b in args.budgets.split(",")],
         seeds=args.seeds,
-        features=args.features,
+        deep_features=args.deep_features,
         method=args.method,
         deep_params=params,
     )
