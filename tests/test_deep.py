@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose
 from sslcore.dataset import Dataset
 from sslcore.errors import DataError
 
-if os.environ.get("SSLABEL_REQUIRE_DEEP"):
+if os.environ.get("SSLABEL_REQUIRE_EXTRAS"):
     import torch  # in CI the deep tests must run, not skip
 else:
     torch = pytest.importorskip("torch", reason="the 'deep' extra (torch) is not installed")

@@ -8,7 +8,7 @@ from test_app import app
 from sslcore.demos import DEMO_PREFIX
 from sslcore.store import Store
 
-if not os.environ.get("SSLABEL_REQUIRE_DEEP"):
+if not os.environ.get("SSLABEL_REQUIRE_EXTRAS"):
     pytest.importorskip("torch", reason="the 'deep' extra (torch) is not installed")
 
 DIGITS = DEMO_PREFIX + "digits"
