@@ -16,7 +16,10 @@ def test_output_shape_on_npz(tmp_path):
     path = tmp_path / "toy.npz"
     np.savez(path, X=X, y=y)
     result = simulate(str(path), strategy="margin", budgets=[2, 6], seeds=2)
-    assert set(result) == {"dataset", "features", "strategy", "n_items", "seeds", "curve"}
+    assert set(result) == {
+        "dataset", "features", "deep_features", "method", "strategy", "n_items", "seeds", "curve"
+    }  # fmt: skip
+    assert result["method"] == "graph" and result["deep_features"] is None
     assert result["n_items"] == 80 and result["seeds"] == 2
     assert [p["labels"] for p in result["curve"]] == [2, 6]
     assert result["curve"][-1]["accuracy"] > 0.95
