@@ -312,6 +312,8 @@ def _run_import(args) -> int:
         id_column=args.id_column,
         label_column=args.label_column,
     )
+    for warning in dataset.warnings:
+        print(f"sslabel: warning: {warning}", file=sys.stderr)
     # A missing extra or model, or one for other items, fails before anything is written.
     method = check_method(dataset, method_from_user(args.features), load=True)
     settings = {} if method == "auto" else {SETTING: method}

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import Normalizer
@@ -18,15 +17,16 @@ from sklearn.preprocessing import Normalizer
 from . import embeddings
 from .dataset import ID, IMAGE, TEXT
 from .features import (
+    TextTfidf,
     project_method,
     resolve_method,
     tabular_inputs,
     tabular_transformer,
-    text_vectorizers,
 )
 from .images import ImagePixels
 
 FORMATS = ("csv", "parquet", "jsonl")
+MODEL_TEXT_DIM = 100
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 """A spreadsheet runs a cell starting with one of these as a formula (OWASP's CSV injection
 list, and ASVS 1.2.10's NUL)."""
@@ -177,9 +177,7 @@ def _block(dataset, method: str) -> Pipeline:
     if embeddings.is_model_method(method):
         return make_pipeline(embeddings.Embedder(method=method, kind=dataset.kind))
     if dataset.kind == "text":
-        k = max(1, min(100, dataset.n_items - 1))
-        union = FeatureUnion(list(zip(("words", "chars"), text_vectorizers(), strict=True)))
-        return make_pipeline(union, TruncatedSVD(k, random_state=0), Normalizer())
+        return make_pipeline(TextTfidf(n_components=MODEL_TEXT_DIM))
     if dataset.kind == "image":
         return make_pipeline(ImagePixels())
     return make_pipeline(tabular_transformer(tabular_inputs(dataset)))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import embeddings
 from .cache import ArtifactCache, fingerprint
@@ -295,25 +296,73 @@ def text_tfidf(texts: list[str], *, n_components: int = TEXT_DIM) -> np.ndarray:
     >>> text_tfidf(["refund my card", "card refund", "app crashes", "crash on open"]).shape
     (4, 3)
     """
-    import scipy.sparse as sp
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.preprocessing import normalize
+    return TextTfidf(n_components=n_components).fit_transform(texts)
 
-    texts = ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
-    blocks = []
-    for vectorizer in text_vectorizers():
-        try:
-            blocks.append(vectorizer.fit_transform(texts))
-        except ValueError:  # empty vocabulary, e.g. all texts blank or too few for min_df
-            continue
-    if not blocks:
-        return np.zeros((len(texts), 1), np.float32)
-    M = sp.hstack(blocks).tocsr()
-    k = min(n_components, M.shape[1] - 1, len(texts) - 1)
-    if k < 1:
-        return normalize(M).toarray().astype(np.float32)
-    Z = TruncatedSVD(k, algorithm="randomized", random_state=0).fit_transform(M)
-    return normalize(Z).astype(np.float32)
+
+class TextTfidf(TransformerMixin, BaseEstimator):
+    """Texts to unit rows: TF-IDF on words and on characters, reduced by TruncatedSVD.
+
+    Shared by the engine's features and the exported model. A vectorizer that finds no
+    vocabulary is left out rather than failing: texts of emoji only have no words (the
+    word pattern wants letters or digits), and too few texts leave no character n-gram
+    seen twice.
+
+    Parameters
+    ----------
+    n_components : int, default=128
+        Dimensions kept, clipped to what the vocabulary and the number of texts allow.
+
+    Examples
+    --------
+    >>> TextTfidf(n_components=2).fit_transform(["😀😀", "😡😡", "😀😡", "😀"]).shape
+    (4, 2)
+    """
+
+    def __init__(self, *, n_components: int = TEXT_DIM):
+        self.n_components = n_components
+
+    def fit(self, X, y=None):
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        import scipy.sparse as sp
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.preprocessing import normalize
+
+        texts = _clean_texts(X)
+        self.vectorizers_, blocks = [], []
+        for vectorizer in text_vectorizers():
+            try:
+                blocks.append(vectorizer.fit_transform(texts))
+            except ValueError:  # empty vocabulary
+                continue
+            self.vectorizers_.append(vectorizer)
+        self.svd_ = None
+        if not blocks:
+            return np.zeros((len(texts), 1), np.float32)
+        M = sp.hstack(blocks).tocsr()
+        k = min(self.n_components, M.shape[1] - 1, len(texts) - 1)
+        if k < 1:
+            return normalize(M).toarray().astype(np.float32)
+        self.svd_ = TruncatedSVD(k, algorithm="randomized", random_state=0)
+        return normalize(self.svd_.fit_transform(M)).astype(np.float32)
+
+    def transform(self, X):
+        import scipy.sparse as sp
+        from sklearn.preprocessing import normalize
+
+        texts = _clean_texts(X)
+        if not self.vectorizers_:
+            return np.zeros((len(texts), 1), np.float32)
+        M = sp.hstack([v.transform(texts) for v in self.vectorizers_]).tocsr()
+        if self.svd_ is None:
+            return normalize(M).toarray().astype(np.float32)
+        return normalize(self.svd_.transform(M)).astype(np.float32)
+
+
+def _clean_texts(texts) -> list[str]:
+    return ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
 
 
 def _tfidf(dataset: Dataset) -> np.ndarray:

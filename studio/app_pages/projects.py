@@ -40,8 +40,11 @@ else:
     )
 
 
-def _created(project_name: str) -> None:
-    open_project_next(project_name, f"Created project {md(project_name)}. Open Label to start.")
+def _created(project_name: str, warnings=()) -> None:
+    notes = "".join(f"\n\nNote: {md(w)}" for w in warnings)
+    open_project_next(
+        project_name, f"Created project {md(project_name)}. Open Label to start.{notes}"
+    )
 
 
 st.header("New project")
@@ -78,6 +81,8 @@ with from_file:
                 table = None
             else:
                 table = read_table(upload.getvalue(), name=safe_name)
+                for warning in table.attrs.get("warnings", []):
+                    st.warning(md(warning))
                 st.dataframe(table.head(10), hide_index=True)
         except DataError as exc:
             st.error(str(exc))
@@ -107,7 +112,7 @@ with from_file:
                         label_column=None if label_column == NO_COLUMN else label_column,
                     )
                 store.create_project(name, dataset)
-                _created(name.strip())
+                _created(name.strip(), dataset.warnings)
             except (DataError, StoreError) as exc:
                 st.error(str(exc))
 
