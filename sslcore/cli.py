@@ -12,6 +12,7 @@ from . import __version__
 from .accounts import ROLES, Accounts, exposure_refusal
 from .demos import ensure_demo_projects
 from .errors import DataError, StoreError
+from .hosts import allowed_hosts, exposure_warning
 from .store import DATA_DIR_ENV, Store, default_data_dir
 from .store.schema import DATABASE_URL_ENV
 
@@ -86,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         "127.0.0.1, this machine only; 0.0.0.0 exposes it to your network)",
     )
     app.add_argument("--port", type=int, default=8501, help="port (default: 8501)")
+    app.add_argument(
+        "--allowed-hosts",
+        default="",
+        help="comma-separated host names the server answers to besides this machine's own "
+        "(e.g. the name of a proxy in front); others are refused, which blocks DNS rebinding",
+    )
     app.add_argument("--max-upload-mb", type=int, default=500, help="upload size limit")
     app.add_argument("--no-demos", action="store_true", help="do not create the demo projects")
     app.add_argument(
@@ -233,6 +240,9 @@ def _run_app(args) -> int:
     env = {**os.environ, DATA_DIR_ENV: str(store.data_dir.resolve())}
     if args.database_url:
         env[DATABASE_URL_ENV] = args.database_url
+    if args.no_sign_in and not Accounts(store).exist():
+        if warning := exposure_warning(args.host, args.port):
+            print(f"sslabel: WARNING: {warning}", file=sys.stderr, flush=True)
     command = [
         sys.executable, "-m", "streamlit", "run", str(entry),
         "--server.address", args.host,
@@ -241,6 +251,7 @@ def _run_app(args) -> int:
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
+        *_host_check_options(args),
     ]  # fmt: skip
     print(
         f"sslabel: serving the studio on http://{args.host}:{args.port} "
@@ -250,6 +261,13 @@ def _run_app(args) -> int:
     # Become the server rather than wait on it: a signal sent to this process (Ctrl-C,
     # SIGTERM, SIGKILL from a supervisor) must reach the server, not orphan it.
     os.execve(sys.executable, command, env)
+
+
+def _host_check_options(args) -> list[str]:
+    """Streamlit's own Host check (``server.allowedHosts``, Streamlit 1.61+), which refuses
+    the websocket of a page whose Host is not this machine's: DNS rebinding."""
+    hosts = allowed_hosts(args.host, args.allowed_hosts.split(","))
+    return [option for host in hosts for option in ("--server.allowedHosts", host)]
 
 
 def _password(args) -> str:
