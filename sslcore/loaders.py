@@ -417,11 +417,16 @@ def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
     for position, value in enumerate(ids):
         if value in seen:
             first, second = raw[seen[value]], raw[position]
-            if str(first) != str(second):  # equal only once the spaces around them are gone
+            rows = f"(row {_row(seen[value])}) and {_cell(second)} (row {_row(position)})"
+            if str(first) != str(second) and str(first).strip() == str(second).strip():
                 raise DataError(
-                    f"{name}: column '{id_column}': the ids {str(first)!r} (row "
-                    f"{_row(seen[value])}) and {str(second)!r} (row {_row(position)}) are the "
+                    f"{name}: column '{id_column}': the ids {_cell(first)} {rows} are the "
                     f"same once the spaces around them are removed; ids must be unique."
+                )
+            if _cell(first) != _cell(second):  # 3 and "3" in JSONL
+                raise DataError(
+                    f"{name}: column '{id_column}': the ids {_cell(first)} {rows} both read "
+                    f"as {value!r}; ids must be unique."
                 )
             raise DataError(
                 f"{name}: column '{id_column}': the id {value!r} appears on rows "

@@ -253,6 +253,12 @@ def test_ids_equal_once_stripped_show_their_spaces(tmp_path):
     assert "the ids 'abc' (row 1) and ' abc ' (row 2) are the same once the spaces" in message
 
 
+def test_ids_equal_once_read_as_text_show_both_values(tmp_path):
+    path = write(tmp_path, "t.jsonl", '{"id": 3, "text": "a"}\n{"id": "3", "text": "b"}\n')
+    with pytest.raises(DataError, match=r"the ids 3 \(row 1\) and '3' \(row 2\) both read as '3'"):
+        load_file(path, text_column="text", id_column="id")
+
+
 def test_a_folder_with_a_colon_is_not_called_absolute(tmp_path):
     path = tmp_path / "colon.zip"
     with zipfile.ZipFile(path, "w") as archive:
