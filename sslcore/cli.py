@@ -8,12 +8,15 @@ import os
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import DatabaseError
+
 from . import __version__
 from .accounts import ROLES, Accounts, exposure_refusal
 from .demos import ensure_demo_projects
 from .errors import DataError, StoreError
 from .hosts import allowed_hosts, exposure_warning
 from .store import DATA_DIR_ENV, Store, default_data_dir
+from .store.files import DB_NAME, database_error
 from .store.schema import DATABASE_URL_ENV
 
 FEATURES_HELP = (
@@ -44,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except (DataError, StoreError) as exc:
         print(f"sslabel: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:  # a page the database could not read, found after opening
+        data_dir = args.data_dir or default_data_dir()
+        where = _database_url(args) or data_dir / DB_NAME
+        print(f"sslabel: {database_error(where, exc, data_dir)}", file=sys.stderr)
         return 2
 
 
@@ -146,6 +154,25 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--label-column")
     importer.add_argument("--features", default="auto", help=FEATURES_HELP)
     importer.set_defaults(run=_run_import)
+
+    doctor = commands.add_parser(
+        "doctor", parents=[data_dir], help="check the data directory (changes nothing)"
+    )
+    doctor.set_defaults(run=_run_doctor)
+    recover = commands.add_parser(
+        "recover",
+        parents=[data_dir],
+        help="copy what can still be read from a damaged data directory into a new one",
+    )
+    recover.add_argument(
+        "--to", type=Path, help="the new data directory (default: DATA_DIR-recovered)"
+    )
+    recover.set_defaults(run=_run_recover)
+    backup = commands.add_parser(
+        "backup", parents=[data_dir], help="copy the data directory safely, even while in use"
+    )
+    backup.add_argument("--to", type=Path, required=True, help="a new, empty folder")
+    backup.set_defaults(run=_run_backup)
 
     simulate = commands.add_parser(
         "simulate", help="replay labeling with the true labels as the annotator"
@@ -314,6 +341,55 @@ def _run_projects(args) -> int:
         print("no projects yet: run 'sslabel app' or 'sslabel import FILE'")
     else:
         print(table[["id", "name", "kind", "n_items", "n_labeled"]].to_string(index=False))
+    return 0
+
+
+def _database_url(args) -> str | None:
+    return getattr(args, "database_url", None) or os.environ.get(DATABASE_URL_ENV)
+
+
+def _data_dir(args) -> Path:
+    """The data directory of a command that reads the SQLite store's files directly."""
+    if _database_url(args):
+        raise StoreError(
+            "doctor, recover and backup work on the SQLite store in a data directory; for a "
+            "PostgreSQL store use the server's own tools (pg_dump, pg_restore)."
+        )
+    return args.data_dir or default_data_dir()
+
+
+def _run_doctor(args) -> int:
+    from .store.repair import doctor
+
+    findings = doctor(_data_dir(args))
+    for finding in findings:
+        print(f"{'PROBLEM' if finding.problem else 'ok'}: {finding.text}")
+    problems = sum(f.problem for f in findings)
+    print(f"{problems} problem(s) found in {_data_dir(args)}" if problems else "no problems found")
+    return 1 if problems else 0
+
+
+def _run_recover(args) -> int:
+    from .store.repair import recover
+
+    source = _data_dir(args)
+    target = args.to or source.with_name(source.name + "-recovered")
+    result = recover(source, target, progress=lambda message: print(message, flush=True))
+    print(result.summary())
+    print(f"open it with: sslabel app --data-dir {target}")
+    return 0
+
+
+def _run_backup(args) -> int:
+    from .store.repair import backup
+
+    result = backup(_data_dir(args), args.to)
+    print(
+        f"backed up {result['projects']} project(s) and {result['events']:,} label event(s) "
+        f"to {result['target']} in {result['seconds']} s"
+    )
+    for path in result["missing_items"]:
+        print(f"sslabel: warning: {path} is missing; that project is backed up without items.")
     return 0
 
 
