@@ -58,7 +58,7 @@ with from_demo:
             create_demo_project(store, demo, demo_name)
             _created(demo_name.strip())
         except StoreError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 
 with from_file:
     upload = st.file_uploader(
@@ -85,7 +85,7 @@ with from_file:
                     st.warning(md(warning))
                 st.dataframe(table.head(10), hide_index=True)
         except DataError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             st.stop()
 
         with st.form("import"):
@@ -114,7 +114,7 @@ with from_file:
                 store.create_project(name, dataset)
                 _created(name.strip(), dataset.warnings)
             except (DataError, StoreError) as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 if project is None:
     st.stop()
@@ -152,12 +152,12 @@ if st.button("Use these features", disabled=method in ("", current)):
         forget_engine(project)
         st.success("Features changed: the model is rebuilt the next time a page needs it.")
     except DataError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
 if project.kind == "text" and not installed:
     st.info(embeddings.WHAT_THE_EXTRA_ADDS)
     st.code("\n".join(embeddings.INSTALL_COMMANDS), language="sh")
 
-st.header(f"Classes of {project.name}")
+st.header(f"Classes of {md(project.name)}")
 classes = project.classes()
 counts = {}
 for label in project.labels().values():
@@ -180,7 +180,7 @@ with add.form("add_class", clear_on_submit=True):
             project.add_class(new_class)
             st.rerun()
         except StoreError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 names = [c.name for c in classes]
 if names:
     with rename.form("rename_class"):
@@ -191,7 +191,7 @@ if names:
                 project.rename_class(old, new)
                 st.rerun()
             except StoreError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 if len(names) > 1:
     with merge.form("merge_classes"):
         source = st.selectbox("Merge", names)
@@ -201,7 +201,7 @@ if len(names) > 1:
                 project.merge_classes(source, target)
                 st.rerun()
             except StoreError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 if project.kind == "image":
     training_panel(project)
