@@ -82,7 +82,10 @@ def studio(tmp_path_factory, catcher):
     ids = [f"{payload(base, 'id')}-{i}" for i in range(60)]
     labels = [classes[i % 2] if i < 12 else None for i in range(60)]
     name = payload(base, "project")
-    Store(data_dir).create_project(name, text_dataset(texts, labels=labels, ids=ids))
+    project = Store(data_dir).create_project(name, text_dataset(texts, labels=labels, ids=ids))
+    project.set_overlap(2)  # two votes that disagree: a dispute for the Conflicts page
+    project.label(ids[30], classes[0], annotator=payload(base, "voter-1"))
+    project.label(ids[30], classes[1], annotator=payload(base, "voter-2"))
     process, url = start_studio(data_dir, "--no-demos")
     yield url, name, base
     stop_studio(process)
@@ -117,7 +120,8 @@ def _pointing_at(page, base: str) -> list[str]:
 
 
 PAGES = [
-    ("", "Label ·"), ("review", "Review suggestions ·"), ("map", "Map ·"),
+    ("", "Label ·"), ("review", "Review suggestions ·"), ("conflicts", "Resolve as"),
+    ("map", "Map ·"),
     ("insights", "Insights ·"), ("export", "Export ·"), ("projects", "Classes of"),
 ]  # fmt: skip
 
