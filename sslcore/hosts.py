@@ -26,7 +26,7 @@ def exposure_warning(address: str, port: int) -> str | None:
     --------
     >>> exposure_warning("127.0.0.1", 8501) is None
     True
-    >>> "no sign-in" in exposure_warning("0.0.0.0", 8501)
+    >>> "without sign-in" in exposure_warning("0.0.0.0", 8501)
     True
     """
     if is_loopback(address):
