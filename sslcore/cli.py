@@ -8,11 +8,15 @@ import os
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import DatabaseError
+
 from . import __version__
 from .accounts import ROLES, Accounts, exposure_refusal
 from .demos import ensure_demo_projects
 from .errors import DataError, StoreError
+from .hosts import allowed_hosts, exposure_warning
 from .store import DATA_DIR_ENV, Store, default_data_dir
+from .store.files import DB_NAME, database_error
 from .store.schema import DATABASE_URL_ENV
 
 FEATURES_HELP = (
@@ -43,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except (DataError, StoreError) as exc:
         print(f"sslabel: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:  # a page the database could not read, found after opening
+        data_dir = args.data_dir or default_data_dir()
+        where = _database_url(args) or data_dir / DB_NAME
+        print(f"sslabel: {database_error(where, exc, data_dir)}", file=sys.stderr)
         return 2
 
 
@@ -86,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         "127.0.0.1, this machine only; 0.0.0.0 exposes it to your network)",
     )
     app.add_argument("--port", type=int, default=8501, help="port (default: 8501)")
+    app.add_argument(
+        "--allowed-hosts",
+        default="",
+        help="comma-separated host names the server answers to besides this machine's own "
+        "(e.g. the name of a proxy in front); others are refused, which blocks DNS rebinding",
+    )
     app.add_argument("--max-upload-mb", type=int, default=500, help="upload size limit")
     app.add_argument("--no-demos", action="store_true", help="do not create the demo projects")
     app.add_argument(
@@ -139,6 +154,25 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--label-column")
     importer.add_argument("--features", default="auto", help=FEATURES_HELP)
     importer.set_defaults(run=_run_import)
+
+    doctor = commands.add_parser(
+        "doctor", parents=[data_dir], help="check the data directory (changes nothing)"
+    )
+    doctor.set_defaults(run=_run_doctor)
+    recover = commands.add_parser(
+        "recover",
+        parents=[data_dir],
+        help="copy what can still be read from a damaged data directory into a new one",
+    )
+    recover.add_argument(
+        "--to", type=Path, help="the new data directory (default: DATA_DIR-recovered)"
+    )
+    recover.set_defaults(run=_run_recover)
+    backup = commands.add_parser(
+        "backup", parents=[data_dir], help="copy the data directory safely, even while in use"
+    )
+    backup.add_argument("--to", type=Path, required=True, help="a new, empty folder")
+    backup.set_defaults(run=_run_backup)
 
     simulate = commands.add_parser(
         "simulate", help="replay labeling with the true labels as the annotator"
@@ -233,6 +267,9 @@ def _run_app(args) -> int:
     env = {**os.environ, DATA_DIR_ENV: str(store.data_dir.resolve())}
     if args.database_url:
         env[DATABASE_URL_ENV] = args.database_url
+    if args.no_sign_in and not Accounts(store).exist():
+        if warning := exposure_warning(args.host, args.port):
+            print(f"sslabel: WARNING: {warning}", file=sys.stderr, flush=True)
     command = [
         sys.executable, "-m", "streamlit", "run", str(entry),
         "--server.address", args.host,
@@ -241,6 +278,7 @@ def _run_app(args) -> int:
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
+        *_host_check_options(args),
     ]  # fmt: skip
     print(
         f"sslabel: serving the studio on http://{args.host}:{args.port} "
@@ -250,6 +288,13 @@ def _run_app(args) -> int:
     # Become the server rather than wait on it: a signal sent to this process (Ctrl-C,
     # SIGTERM, SIGKILL from a supervisor) must reach the server, not orphan it.
     os.execve(sys.executable, command, env)
+
+
+def _host_check_options(args) -> list[str]:
+    """Streamlit's own Host check (``server.allowedHosts``, Streamlit 1.61+), which refuses
+    the websocket of a page whose Host is not this machine's: DNS rebinding."""
+    hosts = allowed_hosts(args.host, args.allowed_hosts.split(","))
+    return [option for host in hosts for option in ("--server.allowedHosts", host)]
 
 
 def _password(args) -> str:
@@ -299,6 +344,55 @@ def _run_projects(args) -> int:
     return 0
 
 
+def _database_url(args) -> str | None:
+    return getattr(args, "database_url", None) or os.environ.get(DATABASE_URL_ENV)
+
+
+def _data_dir(args) -> Path:
+    """The data directory of a command that reads the SQLite store's files directly."""
+    if _database_url(args):
+        raise StoreError(
+            "doctor, recover and backup work on the SQLite store in a data directory; for a "
+            "PostgreSQL store use the server's own tools (pg_dump, pg_restore)."
+        )
+    return args.data_dir or default_data_dir()
+
+
+def _run_doctor(args) -> int:
+    from .store.repair import doctor
+
+    findings = doctor(_data_dir(args))
+    for finding in findings:
+        print(f"{'PROBLEM' if finding.problem else 'ok'}: {finding.text}")
+    problems = sum(f.problem for f in findings)
+    print(f"{problems} problem(s) found in {_data_dir(args)}" if problems else "no problems found")
+    return 1 if problems else 0
+
+
+def _run_recover(args) -> int:
+    from .store.repair import recover
+
+    source = _data_dir(args)
+    target = args.to or source.with_name(source.name + "-recovered")
+    result = recover(source, target, progress=lambda message: print(message, flush=True))
+    print(result.summary())
+    print(f"open it with: sslabel app --data-dir {target}")
+    return 0
+
+
+def _run_backup(args) -> int:
+    from .store.repair import backup
+
+    result = backup(_data_dir(args), args.to)
+    print(
+        f"backed up {result['projects']} project(s) and {result['events']:,} label event(s) "
+        f"to {result['target']} in {result['seconds']} s"
+    )
+    for path in result["missing_items"]:
+        print(f"sslabel: warning: {path} is missing; that project is backed up without items.")
+    return 0
+
+
 def _run_import(args) -> int:
     from .bench import _stderr_progress
     from .features import SETTING, check_method, featurize, method_from_user, resolve_method
@@ -312,6 +406,8 @@ def _run_import(args) -> int:
         id_column=args.id_column,
         label_column=args.label_column,
     )
+    for warning in dataset.warnings:
+        print(f"sslabel: warning: {warning}", file=sys.stderr)
     # A missing extra or model, or one for other items, fails before anything is written.
     method = check_method(dataset, method_from_user(args.features), load=True)
     settings = {} if method == "auto" else {SETTING: method}

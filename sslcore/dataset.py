@@ -33,6 +33,11 @@ class Dataset:
     feature_columns : tuple of str
         The numeric columns used as features for tabular items (and for
         user-supplied embeddings). Empty for text and images.
+    warnings : tuple of str
+        What the importer noticed but did not refuse (a column read as
+        categories because of a few non-numbers, label cells like "nan" read as
+        class names, ...), one sentence each, for the CLI and the app to show.
+        Not stored with the project.
 
     Examples
     --------
@@ -47,6 +52,7 @@ class Dataset:
     kind: str
     items: pd.DataFrame
     feature_columns: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -54,6 +60,11 @@ class Dataset:
         missing = {ID, LABEL} - set(self.items.columns)
         if missing:
             raise ValueError(f"items lack the columns {sorted(missing)}")
+        # The importers say which file and row; this guards every other way in, since the
+        # engine and the store both key items by id.
+        if not self.items[ID].is_unique:
+            repeated = self.items[ID][self.items[ID].duplicated()].iloc[0]
+            raise ValueError(f"item ids must be unique; {repeated!r} appears more than once")
 
     @property
     def n_items(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import UTC, datetime
@@ -9,7 +10,6 @@ from datetime import UTC, datetime
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import Normalizer
@@ -17,15 +17,19 @@ from sklearn.preprocessing import Normalizer
 from . import embeddings
 from .dataset import ID, IMAGE, TEXT
 from .features import (
+    TextTfidf,
     project_method,
     resolve_method,
     tabular_inputs,
     tabular_transformer,
-    text_vectorizers,
 )
 from .images import ImagePixels
 
 FORMATS = ("csv", "parquet", "jsonl")
+MODEL_TEXT_DIM = 100
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+"""A spreadsheet runs a cell starting with one of these as a formula (OWASP's CSV injection
+list, and ASVS 1.2.10's NUL)."""
 COLUMNS = [
     "item_id", "content", "label", "source", "confidence", "annotator", "labeled_at",
     "model_round",
@@ -101,8 +105,39 @@ def _json_default(value):
     return str(value)
 
 
+def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy where every text cell (and column name) a spreadsheet would run as a formula
+    starts with a single quote, OWASP's advice against CSV injection.
+
+    Texts, ids, labels and annotator names come from users and imported files, so
+    ``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)`` or ``-2+3`` in any of them would run
+    when the CSV is opened in a spreadsheet. Numbers are left alone.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"text": ["=1+1", "fine", "-2"], "n": [-1, 2, 3]})
+    >>> neutralise_formulas(table).to_dict("list")
+    {'text': ["'=1+1", 'fine', "'-2"], 'n': [-1, 2, 3]}
+    """
+
+    def neutral(value):
+        if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+            return "'" + value
+        return value
+
+    out = table.rename(columns=neutral)
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = [neutral(v) for v in out[column]]
+    return out
+
+
 def to_bytes(table: pd.DataFrame, fmt: str) -> bytes:
     """Serialise an export table as CSV (UTF-8), Parquet or JSONL.
+
+    CSV is for spreadsheets: text cells that would run as formulas get a leading
+    single quote (:func:`neutralise_formulas`) and cells with line breaks are
+    quoted. Parquet and JSONL hold every value exactly.
 
     Examples
     --------
@@ -110,7 +145,13 @@ def to_bytes(table: pd.DataFrame, fmt: str) -> bytes:
     b'{"a":1}\\n'
     """
     if fmt == "csv":
-        return table.to_csv(index=False).encode("utf-8")
+        # CRLF line ends (RFC 4180) make the writer quote any cell holding a bare \r or \n,
+        # which spreadsheets and pandas both read as a row break.
+        return (
+            neutralise_formulas(table)
+            .to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+            .encode("utf-8")
+        )
     if fmt == "parquet":
         buffer = io.BytesIO()
         table.to_parquet(buffer, index=False)
@@ -136,9 +177,7 @@ def _block(dataset, method: str) -> Pipeline:
     if embeddings.is_model_method(method):
         return make_pipeline(embeddings.Embedder(method=method, kind=dataset.kind))
     if dataset.kind == "text":
-        k = max(1, min(100, dataset.n_items - 1))
-        union = FeatureUnion(list(zip(("words", "chars"), text_vectorizers(), strict=True)))
-        return make_pipeline(union, TruncatedSVD(k, random_state=0), Normalizer())
+        return make_pipeline(TextTfidf(n_components=MODEL_TEXT_DIM))
     if dataset.kind == "image":
         return make_pipeline(ImagePixels())
     return make_pipeline(tabular_transformer(tabular_inputs(dataset)))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import embeddings
 from .cache import ArtifactCache, fingerprint
@@ -58,7 +59,9 @@ def featurize(
         the method, and loaded instead of recomputed next time. Each block of a blend
         is cached on its own, so a blend reuses a block computed before.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        ``progress(fraction, message)``, called as the work advances (per block of
+        rows for tables, per image, per stage for text), so a caller can tell the
+        time left (:func:`sslcore.progress.with_time_left`).
 
     Returns
     -------
@@ -79,11 +82,12 @@ def featurize(
         return _blend(dataset, parts, cache, progress)
 
     def compute() -> np.ndarray:
-        progress(0.0, f"Computing {method} features")
+        message = f"Computing {method} features"
+        progress(0.0, message)
         if embeddings.is_model_method(method):
             X = _embed(dataset, method, progress)
         else:
-            X = _METHODS[method](dataset)
+            X = _METHODS[method](dataset, lambda fraction: progress(fraction, message))
         progress(1.0, "Features ready")
         return np.ascontiguousarray(X, dtype=np.float32)
 
@@ -295,33 +299,90 @@ def text_tfidf(texts: list[str], *, n_components: int = TEXT_DIM) -> np.ndarray:
     >>> text_tfidf(["refund my card", "card refund", "app crashes", "crash on open"]).shape
     (4, 3)
     """
-    import scipy.sparse as sp
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.preprocessing import normalize
-
-    texts = ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
-    blocks = []
-    for vectorizer in text_vectorizers():
-        try:
-            blocks.append(vectorizer.fit_transform(texts))
-        except ValueError:  # empty vocabulary, e.g. all texts blank or too few for min_df
-            continue
-    if not blocks:
-        return np.zeros((len(texts), 1), np.float32)
-    M = sp.hstack(blocks).tocsr()
-    k = min(n_components, M.shape[1] - 1, len(texts) - 1)
-    if k < 1:
-        return normalize(M).toarray().astype(np.float32)
-    Z = TruncatedSVD(k, algorithm="randomized", random_state=0).fit_transform(M)
-    return normalize(Z).astype(np.float32)
+    return TextTfidf(n_components=n_components).fit_transform(texts)
 
 
-def _tfidf(dataset: Dataset) -> np.ndarray:
-    return text_tfidf(_require(dataset, TEXT).tolist())
+class TextTfidf(TransformerMixin, BaseEstimator):
+    """Texts to unit rows: TF-IDF on words and on characters, reduced by TruncatedSVD.
+
+    Shared by the engine's features and the exported model. A vectorizer that finds no
+    vocabulary is left out rather than failing: texts of emoji only have no words (the
+    word pattern wants letters or digits), and too few texts leave no character n-gram
+    seen twice.
+
+    Parameters
+    ----------
+    n_components : int, default=128
+        Dimensions kept, clipped to what the vocabulary and the number of texts allow.
+
+    Examples
+    --------
+    >>> TextTfidf(n_components=2).fit_transform(["😀😀", "😡😡", "😀😡", "😀"]).shape
+    (4, 2)
+    """
+
+    def __init__(self, *, n_components: int = TEXT_DIM):
+        self.n_components = n_components
+
+    def fit(self, X, y=None):
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X, y=None, *, progress: Callable[[float], None] | None = None):
+        import scipy.sparse as sp
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.preprocessing import normalize
+
+        progress = progress or _quiet
+        texts = _clean_texts(X)
+        self.vectorizers_, blocks = [], []
+        # Shares of the time measured on SMS spam: words ~15%, characters ~55%, SVD ~30%.
+        for vectorizer, done in zip(text_vectorizers(), (0.15, 0.7), strict=True):
+            try:
+                blocks.append(vectorizer.fit_transform(texts))
+            except ValueError:  # empty vocabulary
+                continue
+            finally:
+                progress(done)
+            self.vectorizers_.append(vectorizer)
+        self.svd_ = None
+        if not blocks:
+            return np.zeros((len(texts), 1), np.float32)
+        M = sp.hstack(blocks).tocsr()
+        k = min(self.n_components, M.shape[1] - 1, len(texts) - 1)
+        if k < 1:
+            return normalize(M).toarray().astype(np.float32)
+        self.svd_ = TruncatedSVD(k, algorithm="randomized", random_state=0)
+        return normalize(self.svd_.fit_transform(M)).astype(np.float32)
+
+    def transform(self, X):
+        import scipy.sparse as sp
+        from sklearn.preprocessing import normalize
+
+        texts = _clean_texts(X)
+        if not self.vectorizers_:
+            return np.zeros((len(texts), 1), np.float32)
+        M = sp.hstack([v.transform(texts) for v in self.vectorizers_]).tocsr()
+        if self.svd_ is None:
+            return normalize(M).toarray().astype(np.float32)
+        return normalize(self.svd_.transform(M)).astype(np.float32)
 
 
-def _pixels(dataset: Dataset) -> np.ndarray:
-    X = ImagePixels(side=IMAGE_SIDE).fit_transform(_require(dataset, IMAGE).tolist())
+def _clean_texts(texts) -> list[str]:
+    return ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
+
+
+def _quiet(fraction: float) -> None:
+    pass
+
+
+def _tfidf(dataset: Dataset, progress: Callable[[float], None]) -> np.ndarray:
+    return TextTfidf().fit_transform(_require(dataset, TEXT).tolist(), progress=progress)
+
+
+def _pixels(dataset: Dataset, progress: Callable[[float], None]) -> np.ndarray:
+    blobs = _require(dataset, IMAGE).tolist()
+    X = ImagePixels(side=IMAGE_SIDE).fit(blobs).transform(blobs, progress=progress)
     if X.shape[1] <= IMAGE_DIM:
         return X
     from sklearn.decomposition import PCA
@@ -375,12 +436,40 @@ def tabular_transformer(frame: pd.DataFrame):
     )
 
 
-def _tabular(dataset: Dataset) -> np.ndarray:
+TABULAR_BLOCK = 100_000
+"""Rows transformed at a time: the float64 temporaries (imputed, scaled, one-hot) of a
+block, not of the whole table, are alive at once."""
+
+
+def _tabular(dataset: Dataset, progress: Callable[[float], None]) -> np.ndarray:
+    """What ``tabular_transformer(frame).fit_transform(frame)`` gives, in float32, built
+    without its whole-table float64 copies: each part is fitted on every row, then rows
+    are transformed a block at a time into the result."""
+    from sklearn.base import clone
+
     frame = tabular_inputs(dataset)
-    return tabular_transformer(frame).fit_transform(frame)
+    parts = [(pipe, cols) for _, pipe, cols in tabular_transformer(frame).transformers if cols]
+    fitted = []
+    for done, (pipe, cols) in enumerate(parts, start=1):
+        fitted.append((clone(pipe).fit(frame[cols]), cols))
+        progress(0.3 * done / len(parts))
+    blocks = range(0, len(frame), TABULAR_BLOCK)
+    out = None
+    for done, start in enumerate(blocks, start=1):
+        rows = frame.iloc[start : start + TABULAR_BLOCK]
+        block = np.hstack([_dense(pipe.transform(rows[cols])) for pipe, cols in fitted])
+        if out is None:
+            out = np.empty((len(frame), block.shape[1]), np.float32)
+        out[start : start + len(rows)] = block
+        progress(0.3 + 0.7 * done / len(blocks))
+    return out
 
 
-def _columns(dataset: Dataset) -> np.ndarray:
+def _dense(block) -> np.ndarray:
+    return block.toarray() if hasattr(block, "toarray") else np.asarray(block)
+
+
+def _columns(dataset: Dataset, progress: Callable[[float], None]) -> np.ndarray:
     frame = _tabular_frame(dataset)
     try:
         X = frame.to_numpy(dtype=np.float32)
@@ -391,7 +480,7 @@ def _columns(dataset: Dataset) -> np.ndarray:
     return X
 
 
-_METHODS: dict[str, Callable[[Dataset], np.ndarray]] = {
+_METHODS: dict[str, Callable[[Dataset, Callable[[float], None]], np.ndarray]] = {
     "tfidf": _tfidf,
     "pixels": _pixels,
     "tabular": _tabular,

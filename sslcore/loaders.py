@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import sys
 import warnings
@@ -21,8 +22,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
+from . import images
 from .dataset import ID, IMAGE, LABEL, TEXT, Dataset
 from .errors import DataError
 
@@ -31,8 +32,23 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 
 MAX_ZIP_MEMBERS = 200_000
 MAX_ZIP_UNCOMPRESSED = 2 * 1024**3
-MAX_IMAGE_PIXELS = 40_000_000
+"""All images of one import together, unpacked (they are held in memory and stored)."""
+MAX_IMAGE_BYTES = 256 * 1024**2
+"""One image file: an uncompressed 40-megapixel RGBA bitmap is 160 MB. A larger member is
+refused from its declared size, before a byte of it is unpacked (a zip bomb)."""
+MAX_ABS_FEATURE = 1e30
+"""Larger magnitudes overflow the scaler's sums of squares or float32 features."""
 _SNIFF_BYTES = 64 * 1024
+
+READ_AS_CLASS_NAMES = frozenset(
+    ["nan", "-nan", "none", "null", "na", "n/a", "#n/a", "<na>", "nat", "inf", "-inf", "+inf",
+     "infinity", "-infinity", "undefined", "missing"]
+)  # fmt: skip
+"""Label cells that other tools write for "no value": sslabel reads them as class names
+(a class may be called "None"), and says so. Only blank cells (and real nulls in Parquet
+or JSONL) leave an item unlabeled."""
+WARNINGS = "warnings"
+"""Key in ``DataFrame.attrs`` under which :func:`read_table` leaves what it noticed."""
 
 
 def read_table(source, *, name: str | None = None) -> pd.DataFrame:
@@ -56,12 +72,13 @@ def read_table(source, *, name: str | None = None) -> pd.DataFrame:
     name = name or os.fspath(source)
     data = source if isinstance(source, bytes) else _read_bytes(source)
     suffix = Path(name).suffix.lower()
+    notes: list[str] = []
     if suffix in (".parquet", ".pq"):
         table = _read_parquet(data, name)
     elif suffix in (".jsonl", ".ndjson"):
-        table = _read_jsonl(data, name)
+        table = _read_jsonl(_decode(data, name, notes), name)
     elif suffix in (".csv", ".tsv", ".tab", ".txt"):
-        table = _read_delimited(data, name, tab=suffix in (".tsv", ".tab"))
+        table = _read_delimited(_decode(data, name, notes), name, tab=suffix in (".tsv", ".tab"))
     else:
         raise DataError(
             f"{name}: unsupported file type {suffix or '(none)'!r}. "
@@ -70,6 +87,7 @@ def read_table(source, *, name: str | None = None) -> pd.DataFrame:
     if table.columns.duplicated().any():
         dupes = sorted(set(table.columns[table.columns.duplicated()]))
         raise DataError(f"{name}: the column name(s) {dupes} appear more than once; rename them.")
+    table.attrs[WARNINGS] = notes
     return table
 
 
@@ -84,7 +102,36 @@ def _read_bytes(path) -> bytes:
         raise DataError(f"{path}: cannot be read ({exc.strerror}).") from None
 
 
-def _decode(data: bytes, name: str) -> str:
+_BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def _decode(data: bytes, name: str, notes: list[str]) -> str:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)  # the codec reads and drops the mark
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{name}: starts with a {encoding.upper()} byte-order mark but byte "
+                    f"{exc.start:,} is not {encoding.upper()}. Save the file as UTF-8 and "
+                    f"import it again."
+                ) from None
+            notes.append(
+                f"{name}: read as {encoding.upper()} (its byte-order mark says so); UTF-8 is "
+                f"the usual encoding for CSV and JSONL."
+            )
+            return text
+    if _looks_utf16(data):  # ASCII in UTF-16 is valid UTF-8, NULs and all
+        raise DataError(
+            f"{name}: looks like UTF-16 text without a byte-order mark (every other byte "
+            f"is 0). Save it as UTF-8 (e.g. Excel: 'CSV UTF-8'; iconv -f utf-16le "
+            f"-t utf-8) and import it again."
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -96,8 +143,15 @@ def _decode(data: bytes, name: str) -> str:
         ) from None
 
 
-def _read_delimited(data: bytes, name: str, *, tab: bool) -> pd.DataFrame:
-    text = _decode(data, name)
+def _looks_utf16(data: bytes) -> bool:
+    sample = data[:4096]
+    if b"\x00" not in sample:
+        return False
+    half = len(sample) // 2
+    return half > 0 and max(sample[0::2].count(0), sample[1::2].count(0)) > 0.4 * half
+
+
+def _read_delimited(text: str, name: str, *, tab: bool) -> pd.DataFrame:
     if not text.strip():
         raise DataError(f"{name}: the file is empty; it needs a header row and at least one row.")
     delimiter = "\t" if tab else _sniff_delimiter(text)
@@ -201,8 +255,7 @@ def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def _read_jsonl(data: bytes, name: str) -> pd.DataFrame:
-    text = _decode(data, name)
+def _read_jsonl(text: str, name: str) -> pd.DataFrame:
     records = []
     # Split on "\n" only: splitlines() also breaks at U+2028, U+0085 and friends, which
     # JSON writers leave unescaped inside strings (json.dumps(..., ensure_ascii=False)).
@@ -215,6 +268,11 @@ def _read_jsonl(data: bytes, name: str) -> pd.DataFrame:
             raise DataError(
                 f"{name}: line {number} is not valid JSON ({exc.msg} at column {exc.colno}). "
                 f"Each line must hold one JSON object."
+            ) from None
+        except RecursionError:
+            raise DataError(
+                f"{name}: line {number} nests lists or objects too deep to read. Each line "
+                f"must hold one flat JSON object of texts, numbers and labels."
             ) from None
         if not isinstance(record, dict):
             raise DataError(
@@ -243,6 +301,13 @@ def dataset_from_table(
     neither, a table with one column besides the id and label columns is
     read as text. Without ``id_column`` the row number (from 1) is the id.
 
+    Everything the engine would trip over later is refused here, naming the
+    column and row: lists or objects in a cell, an empty feature column, a
+    feature that is the label, numbers too large to scale. What is imported
+    but may not be what the user meant (a numeric column read as categories
+    because of a few words, label cells like "None" read as class names) is
+    described in the dataset's ``warnings``.
+
     Examples
     --------
     >>> t = pd.DataFrame({"id": ["a", "b"], "msg": ["hi", "yo"], "y": ["-1", ""]})
@@ -258,21 +323,68 @@ def dataset_from_table(
             f"{name}: pick either a text column or one or more feature columns "
             f"(columns: {_column_list(table)})."
         )
-    for column in [text_column, id_column, label_column, *(feature_columns or [])]:
+    feature_columns = list(dict.fromkeys(feature_columns or []))
+    for column in [text_column, id_column, label_column, *feature_columns]:
         if column is not None and column not in table.columns:
             raise DataError(
                 f"{name}: there is no column '{column}'. Columns are: {_column_list(table)}."
             )
+        if column is not None:
+            _refuse_nested(table[column], column, name)
+    _refuse_label_leak(name, text_column, feature_columns, label_column)
+    notes = list(table.attrs.get(WARNINGS, []))
     items = pd.DataFrame({ID: _ids(table, id_column, name)})
     if text_column:
         items[TEXT] = _texts(table[text_column], text_column, name)
         kind, features = "text", ()
     else:
         for column in feature_columns:
-            items[column] = _feature(table[column], column, name)
+            items[column] = _feature(table[column], column, name, notes)
         kind, features = "tabular", tuple(feature_columns)
-    items[LABEL] = _labels(table[label_column], name) if label_column else None
-    return Dataset(Path(name).stem, kind, items, features)
+    items[LABEL] = _labels(table[label_column], label_column, name, notes) if label_column else None
+    return Dataset(Path(name).stem, kind, items, features, warnings=tuple(notes))
+
+
+def _refuse_label_leak(name, text_column, feature_columns, label_column) -> None:
+    if label_column is not None and label_column in [text_column, *feature_columns]:
+        role = "text" if label_column == text_column else "a feature"
+        raise DataError(
+            f"{name}: the label column '{label_column}' is also picked as {role}, so the "
+            f"model would read each answer from the item itself. Pick another label column "
+            f"or leave '{label_column}' out of the features."
+        )
+    for column in feature_columns:
+        if column in (ID, LABEL):
+            raise DataError(
+                f"{name}: the feature column '{column}' has a name sslabel keeps for its own "
+                f"columns ('{ID}', '{LABEL}'). Rename it in the file (e.g. '{column}_value') "
+                f"and import again."
+            )
+
+
+def _refuse_nested(column: pd.Series, column_name: str, name: str) -> None:
+    """Lists, objects or arrays in a cell (Parquet list/struct columns, nested JSON) have no
+    reading as one text, number or category; str() of them silently made ids like '[1 2]'."""
+    if pd.api.types.infer_dtype(column, skipna=True) not in ("mixed", "mixed-integer", "unknown"):
+        return  # one C pass settles the common case: all strings, all numbers, ...
+    for position, value in enumerate(column):
+        if isinstance(value, list | tuple | dict | set | np.ndarray):
+            kind = "an object" if isinstance(value, dict) else "a list"
+            raise DataError(
+                f"{name}: row {_row(position)}, column '{column_name}' holds {kind} "
+                f"({_short(value)}), not a single text, number or category. Pick another "
+                f"column, or flatten it into one column per value."
+            )
+
+
+def _cell(value) -> str:
+    """A cell as the user wrote it: '1e308' from a CSV, 1e+308 from Parquet."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _only_other_column(table: pd.DataFrame, *picked: str | None) -> str | None:
@@ -293,7 +405,8 @@ def _row(position: int) -> int:
 def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
     if id_column is None:
         return [str(i) for i in range(1, len(table) + 1)]
-    ids = [_as_text(v) for v in table[id_column]]
+    raw = table[id_column].tolist()
+    ids = [_as_text(v) for v in raw]
     blank = [i for i, v in enumerate(ids) if v is None or v == ""]
     if blank:
         raise DataError(
@@ -303,6 +416,18 @@ def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
     seen: dict[str, int] = {}
     for position, value in enumerate(ids):
         if value in seen:
+            first, second = raw[seen[value]], raw[position]
+            rows = f"(row {_row(seen[value])}) and {_cell(second)} (row {_row(position)})"
+            if str(first) != str(second) and str(first).strip() == str(second).strip():
+                raise DataError(
+                    f"{name}: column '{id_column}': the ids {_cell(first)} {rows} are the "
+                    f"same once the spaces around them are removed; ids must be unique."
+                )
+            if _cell(first) != _cell(second):  # 3 and "3" in JSONL
+                raise DataError(
+                    f"{name}: column '{id_column}': the ids {_cell(first)} {rows} both read "
+                    f"as {value!r}; ids must be unique."
+                )
             raise DataError(
                 f"{name}: column '{id_column}': the id {value!r} appears on rows "
                 f"{_row(seen[value])} and {_row(position)}; ids must be unique."
@@ -312,7 +437,7 @@ def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
 
 
 def _texts(column: pd.Series, column_name: str, name: str) -> list[str]:
-    texts = ["" if _is_missing(v) else str(v) for v in column]
+    texts = ["" if _is_missing(v) else _as_string(v) for v in column]
     if not any(texts):
         raise DataError(
             f"{name}: column '{column_name}' is empty in every row; pick the text column."
@@ -320,34 +445,96 @@ def _texts(column: pd.Series, column_name: str, name: str) -> list[str]:
     return texts
 
 
-def _feature(column: pd.Series, column_name: str, name: str) -> pd.Series:
+def _as_string(value) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _feature(column: pd.Series, column_name: str, name: str, notes: list[str]) -> pd.Series:
     """Numbers stay numbers (blank or NaN = missing, imputed later); anything else is a category."""
-    # "nan" as text (numpy, R and many exporters write it) is a missing number: without
-    # this one "nan" cell turned a whole numeric column into categories.
-    values = column.map(lambda v: None if _is_missing(v) or _is_nan_text(v) else v)
-    numeric = pd.to_numeric(values, errors="coerce")
-    non_numeric = numeric.isna() & values.notna()
-    if not non_numeric.any():
-        bad = np.flatnonzero(~np.isfinite(numeric.to_numpy(dtype=float)) & numeric.notna())
-        if len(bad):
-            raise DataError(
-                f"{name}: row {_row(bad[0])}, column '{column_name}': the value "
-                f"{column.iloc[bad[0]]!r} is infinite. Replace it with a finite number or leave "
-                f"it blank to have it imputed."
-            )
-        return numeric.astype(float)
+    if _is_time(column):
+        numeric = _seconds(column)
+    else:
+        # "nan" as text (numpy, R and many exporters write it) is a missing number: without
+        # this one "nan" cell turned a whole numeric column into categories.
+        values = column.map(lambda v: None if _is_missing(v) or _is_nan_text(v) else v)
+        numeric = pd.to_numeric(values, errors="coerce")
+        non_numeric = numeric.isna() & values.notna()
+        if non_numeric.any():
+            return _categories(column, values, numeric, non_numeric, column_name, name, notes)
+    if numeric.isna().all():
+        raise DataError(
+            f"{name}: the feature column '{column_name}' has no value in any row. Leave it "
+            f"out of the feature columns."
+        )
+    magnitude = np.abs(numeric.to_numpy(dtype=float))
+    bad = np.flatnonzero(~np.isfinite(magnitude) & numeric.notna().to_numpy())
+    if len(bad):
+        raise DataError(
+            f"{name}: row {_row(bad[0])}, column '{column_name}': the value "
+            f"{_cell(column.iloc[bad[0]])} is infinite. Replace it with a finite number or leave "
+            f"it blank to have it imputed."
+        )
+    huge = np.flatnonzero(magnitude > MAX_ABS_FEATURE)
+    if len(huge):
+        raise DataError(
+            f"{name}: row {_row(huge[0])}, column '{column_name}': the value "
+            f"{_cell(column.iloc[huge[0]])} is beyond ±{MAX_ABS_FEATURE:.0e}, too large to scale "
+            f"({len(huge)} such value(s)). Rescale the column (e.g. take its logarithm) or "
+            f"leave those cells blank."
+        )
+    return numeric.astype(float)
+
+
+def _categories(column, values, numeric, non_numeric, column_name, name, notes) -> pd.Series:
+    n_numbers = int(numeric.notna().sum())
+    words = np.flatnonzero(non_numeric.to_numpy())
+    if n_numbers >= len(words):
+        notes.append(
+            f"{name}: column '{column_name}' holds {n_numbers:,} numbers but row "
+            f"{_row(words[0])} holds {_cell(column.iloc[words[0]])}"
+            + (f" (and {len(words) - 1:,} more non-numbers)" if len(words) > 1 else "")
+            + ", so the whole column is read as categories, not numbers. Fix or blank those "
+            "cells to have it read as numbers."
+        )
     # Built as a list: on a string column, map() turns None back into NaN and a blank
     # category became the category "nan".
-    categories = [None if _is_missing(v) else str(v) for v in values]
+    categories = [None if _is_missing(v) else _as_string(v) for v in values]
     return pd.Series(categories, index=column.index, dtype=object)
+
+
+def _is_time(column: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(column):
+        return True
+    return pd.api.types.infer_dtype(column, skipna=True) in ("date", "datetime")
+
+
+def _seconds(column: pd.Series) -> pd.Series:
+    """Times as seconds since 1970 (durations as seconds); a missing time stays missing
+    (cast as it was, NaT became -9.2e18)."""
+    if pd.api.types.is_timedelta64_dtype(column):
+        return column.dt.total_seconds()
+    if not pd.api.types.is_datetime64_any_dtype(column):
+        column = pd.to_datetime(column.map(lambda v: None if _is_missing(v) else v), utc=True)
+    epoch = pd.Timestamp(0, tz=column.dt.tz)
+    return (column - epoch).dt.total_seconds()
 
 
 def _is_nan_text(value) -> bool:
     return isinstance(value, str) and value.strip().lower() == "nan"
 
 
-def _labels(column: pd.Series, name: str) -> list[str | None]:
-    return [_as_text(v) or None for v in column]
+def _labels(column: pd.Series, column_name: str, name: str, notes: list[str]) -> list[str | None]:
+    labels = [_as_text(v) or None for v in column]
+    suspicious = [i for i, v in enumerate(labels) if v and v.lower() in READ_AS_CLASS_NAMES]
+    if suspicious:
+        found = sorted({labels[i] for i in suspicious})
+        notes.append(
+            f"{name}: column '{column_name}': {len(suspicious):,} label cell(s) hold "
+            f"{', '.join(repr(v) for v in found)} (first on row {_row(suspicious[0])}), read as "
+            f"class names. Only blank cells count as unlabeled; blank those cells if they mean "
+            f"'no label'."
+        )
+    return labels
 
 
 def _is_missing(value) -> bool:
@@ -369,9 +556,7 @@ def _as_text(value) -> str | None:
         return None
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace").strip()
-    return str(value).strip()
+    return _as_string(value).strip()
 
 
 def load_images(path: str | os.PathLike, *, name: str | None = None) -> Dataset:
@@ -407,7 +592,7 @@ def load_images(path: str | os.PathLike, *, name: str | None = None) -> Dataset:
     members.sort(key=lambda m: m[0])
     rows = []
     for relative, data in members:
-        _check_image(data, f"{name}/{relative}")
+        images.check_image(data, name=f"{name}/{relative}")
         parts = PurePosixPath(relative).parts
         rows.append((relative, data, parts[-2] if len(parts) > 1 else None))
     items = pd.DataFrame(rows, columns=[ID, IMAGE, LABEL])
@@ -421,14 +606,33 @@ def _is_image_name(relative: str) -> bool:
 
 
 def _folder_images(root: Path) -> list[tuple[str, bytes]]:
-    members = []
+    members, budget = [], MAX_ZIP_UNCOMPRESSED
     for current, _dirs, files in os.walk(root):
         for file in files:
             full = Path(current) / file
             relative = full.relative_to(root).as_posix()
             if _is_image_name(relative) and not full.is_symlink():
+                size = full.stat().st_size
+                _check_image_size(f"{root.name}/{relative}", size, budget)
+                budget -= size
                 members.append((relative, full.read_bytes()))
     return members
+
+
+def _check_image_size(label: str, size: int, budget: int) -> None:
+    """Refuse one image file before reading it, from the size it declares."""
+    if size > MAX_IMAGE_BYTES:
+        raise DataError(
+            f"{label}: is {size / 1024**2:,.0f} MB, more than the limit of "
+            f"{MAX_IMAGE_BYTES / 1024**2:,.0f} MB for one image (a zip bomb?); nothing was "
+            f"imported. Shrink or remove it."
+        )
+    if size > budget:
+        raise DataError(
+            f"{label}: the images together pass the limit of "
+            f"{MAX_ZIP_UNCOMPRESSED / 1024**3:.0f} GiB; nothing was imported. Split them into "
+            f"smaller imports."
+        )
 
 
 def _zip_images(path: Path, name: str) -> list[tuple[str, bytes]]:
@@ -451,21 +655,44 @@ def _zip_images(path: Path, name: str) -> list[tuple[str, bytes]]:
             )
         for info in infos:
             _check_zip_member(info, name)
+        wanted = [i for i in infos if _is_image_name(i.filename)]
+        _refuse_repeated_entries(wanted, name)
         members = []
         budget = MAX_ZIP_UNCOMPRESSED
-        for info in infos:
-            if not _is_image_name(info.filename):
-                continue
+        for info in wanted:
+            _check_image_size(f"{name}/{info.filename}", info.file_size, budget)
             data = _read_member(archive, info, budget, name)
             budget -= len(data)
             members.append((PurePosixPath(info.filename).as_posix(), data))
     return members
 
 
+def _refuse_repeated_entries(infos: list[zipfile.ZipInfo], name: str) -> None:
+    """A zip may hold two entries of one name (or of names equal once './' is dropped);
+    both would become one item id."""
+    seen: dict[str, str] = {}
+    for info in infos:
+        relative = PurePosixPath(info.filename).as_posix()
+        if relative in seen:
+            first = seen[relative]
+            if first == info.filename:
+                both = f"the entry {first!r} twice"
+            else:
+                both = f"the entries {first!r} and {info.filename!r}, one path"
+            raise DataError(
+                f"{name}: holds {both}; each image needs its own path (it is its "
+                f"id). Nothing was imported; re-create the archive without the repeat."
+            )
+        seen[relative] = info.filename
+
+
+_DRIVE = re.compile(r"[A-Za-z]:")
+
+
 def _check_zip_member(info: zipfile.ZipInfo, name: str) -> None:
     member = info.filename
     pure = PurePosixPath(member.replace("\\", "/"))
-    if pure.is_absolute() or member.startswith(("/", "\\")) or ":" in pure.parts[0]:
+    if pure.is_absolute() or member.startswith(("/", "\\")) or _DRIVE.match(pure.parts[0]):
         raise DataError(
             f"{name}: the entry {member!r} has an absolute path; nothing was imported. "
             f"Re-create the archive with relative paths."
@@ -484,13 +711,15 @@ def _check_zip_member(info: zipfile.ZipInfo, name: str) -> None:
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, name: str) -> bytes:
-    # The sizes in a zip header can lie, so the real output is counted too.
+    # The sizes in a zip header can lie, so the real output is counted too, and reading
+    # stops at the first byte past a limit.
+    limit = min(budget, info.file_size, MAX_IMAGE_BYTES)
     chunks, size = [], 0
     try:
         with archive.open(info) as stream:
-            while chunk := stream.read(1 << 20):
+            while chunk := stream.read(min(1 << 20, limit - size + 1)):
                 size += len(chunk)
-                if size > budget or size > info.file_size:
+                if size > limit:
                     raise DataError(
                         f"{name}: the entry {info.filename!r} unpacks to more than its header "
                         f"says or past the size limit (a zip bomb?); nothing was imported."
@@ -504,28 +733,6 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, n
             f"damaged, encrypted or lies about its sizes. Nothing was imported; re-create it."
         ) from None
     return b"".join(chunks)
-
-
-def _check_image(data: bytes, label: str) -> None:
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise Image.DecompressionBombError("too many pixels")
-            image.load()
-    except Image.DecompressionBombError:
-        raise DataError(
-            f"{label}: the image is larger than {MAX_IMAGE_PIXELS:,} pixels (a decompression "
-            f"bomb?); shrink it and import again."
-        ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(
-            f"{label}: cannot be read as an image ({exc}); the file may be truncated or "
-            f"corrupt. Remove or replace it and import again."
-        ) from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
 
 
 def load_file(

@@ -23,6 +23,7 @@ from .engine import Engine, Predictions
 from .errors import PoolExhaustedError
 from .features import featurize, project_method
 from .graph import build_knn_graph
+from .progress import with_time_left
 from .projection import project_2d
 from .store import LabelEvent, Project
 
@@ -68,18 +69,24 @@ class ProjectEngine:
     def build(cls, project: Project, progress: Progress | None = None) -> ProjectEngine:
         """Features and graph from the project's cache (computed and cached the first time).
 
-        ``progress(fraction, message)`` is called while features and graph are computed.
+        ``progress(fraction, message)`` is called while features and graph are computed,
+        each message with the time left once it can be told.
         """
         progress = progress or (lambda fraction, message: None)
         dataset = project.dataset()
         features = featurize(
-            dataset, method=project_method(project), cache=project.cache, progress=progress
+            dataset,
+            method=project_method(project),
+            cache=project.cache,
+            progress=with_time_left(progress),
         )
         key = fingerprint(features, {"n_neighbors": N_NEIGHBORS})
         graph = project.cache.get_or_compute(
             "graph",
             key,
-            lambda: build_knn_graph(features, n_neighbors=N_NEIGHBORS, progress=progress),
+            lambda: build_knn_graph(
+                features, n_neighbors=N_NEIGHBORS, progress=with_time_left(progress)
+            ),
         )
         return cls(project, Engine(dataset.ids, features, graph=graph), key)
 

@@ -9,8 +9,11 @@ file; ``streamlit run app.py`` from a checkout runs it through the root app.py.
 from pathlib import Path
 
 import streamlit as st
+from sqlalchemy.exc import DatabaseError
 
+from sslcore.store.files import database_error
 from studio.auth import page_allowed, require_sign_in, sign_out_button
+from studio.components import md
 from studio.state import draw_frame, get_store
 
 PAGES = Path(__file__).parent / "app_pages"
@@ -31,9 +34,13 @@ def main() -> None:
     navigation = st.navigation(
         [st.Page(PAGES / name, **options) for name, options in pages if page_allowed(name)]
     )
-    draw_frame()
-    sign_out_button()
-    navigation.run()
+    try:
+        draw_frame()
+        sign_out_button()
+        navigation.run()
+    except DatabaseError as error:  # a page the database cannot read, met after opening it
+        store = get_store()
+        st.error(md(database_error(store.location, error, store.data_dir)))
 
 
 if __name__ == "__main__":

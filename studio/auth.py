@@ -14,6 +14,7 @@ import streamlit as st
 from sslcore.accounts import Accounts
 from sslcore.accounts import may as role_may
 from sslcore.store import Store
+from studio.components import md
 
 SIGNED_IN_KEY = "signed-in"  # (name, role) of this browser session's account
 ANNOTATOR_KEY = "annotator"  # studio.state's key: the signed-in name is the annotator
@@ -76,7 +77,7 @@ def sign_out_button() -> None:
     """A sidebar button that ends this session's sign-in (drawn only when signed in)."""
     if signed_in():
         name, account_role = st.session_state[SIGNED_IN_KEY]
-        st.sidebar.caption(f"Signed in as {name} ({account_role})")
+        st.sidebar.caption(f"Signed in as {md(name)} ({account_role})")
         if st.sidebar.button("Sign out", key="sign-out"):
             st.session_state.pop(SIGNED_IN_KEY, None)
             st.session_state.pop(ANNOTATOR_KEY, None)

@@ -85,9 +85,9 @@ def map_figure(
                 mode="markers",
                 name=name,
                 marker=marker,
-                customdata=item_ids[positions],
-                text=[hover[p] for p in positions],
-                hovertemplate="%{customdata}<br>%{text}<extra>" + name + "</extra>",
+                customdata=item_ids[positions],  # raw: selections read the ids back
+                text=[f"{html.escape(str(item_ids[p]))}<br>{hover[p]}" for p in positions],
+                hovertemplate="%{text}<extra>" + name + "</extra>",
             )
         )
 

@@ -43,13 +43,27 @@ def cached_for(key: str, version, compute=None):
     return value
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
+# GitHub's autolinks (http://..., www...., a@b.c) are found in the text after escapes and
+# character references are decoded, so neither stops them; an invisible word joiner
+# (U+2060) between "http" and "://", "www" and ".", or before "@" does.
+_AUTOLINK = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\\\.)|(?=@)")
+WORD_JOINER = "\u2060"
 
 
 def md(value) -> str:
     """A user's string (project, class or item name) made inert inside Streamlit markdown:
-    no link, image, emphasis or HTML in it takes effect."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+    no link, image, emphasis or HTML in it takes effect, and it reads as typed.
+
+    Examples
+    --------
+    >>> print(md("**bold** <b>"))
+    \\*\\*bold\\*\\* \\<b\\>
+    >>> "http" + WORD_JOINER + "://" in md("http://h.example/a.png")
+    True
+    """
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+    return _AUTOLINK.sub(WORD_JOINER, escaped)
 
 
 def show_item(row: dict, kind: str, feature_columns=()) -> None:

@@ -13,6 +13,7 @@ from sslcore.demos import ensure_demo_projects
 from sslcore.errors import StoreError
 from sslcore.store import Project, Store, default_data_dir
 from studio.auth import signed_in
+from studio.components import md
 
 PROJECT_KEY = "project_name"
 PENDING_PROJECT_KEY = "open_project_next"
@@ -30,8 +31,15 @@ def _store(data_dir: str) -> Store:
 
 
 def get_store() -> Store:
-    """The store of the data directory (``$SSLABEL_DATA_DIR`` or ./data), shared by sessions."""
-    return _store(str(default_data_dir().resolve()))
+    """The store of the data directory (``$SSLABEL_DATA_DIR`` or ./data), shared by sessions.
+
+    A store that cannot be opened (a lost or damaged database, a read-only folder) stops
+    the page with the store's message, which names the path and the fix."""
+    try:
+        return _store(str(default_data_dir().resolve()))
+    except StoreError as error:
+        st.error(md(error))
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -132,6 +140,11 @@ def require_project() -> Project:
     project = current_project()
     if project is None:
         st.info("No project yet: create one on Projects and data.")
+        st.stop()
+    try:
+        project.dataset()  # read once per project handle; a missing items file stops here
+    except StoreError as error:
+        st.error(md(error))
         st.stop()
     return project
 

@@ -154,14 +154,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_studio(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_studio(data_dir: Path, *options: str) -> tuple[subprocess.Popen, str]:
     """``sslabel app`` on a free loopback port, in a session of its own; returns once
-    /_stcore/health answers."""
+    /_stcore/health answers. ``options`` go to ``sslabel app``."""
     port = _free_port()
     with open(data_dir / "server.log", "a") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "sslcore.cli", "app", "--port", str(port),
-             "--data-dir", str(data_dir)],
+             "--data-dir", str(data_dir), *options],
             stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1],
             start_new_session=True,
         )  # fmt: skip

@@ -240,10 +240,11 @@ def test_user_strings_are_inert_in_markdown(data_dir):
     at = run_page("label", project.name)
     assert not at.exception
     labels = [b.label for b in at.button]
-    assert r"\!\[x\]\(http\://example\.com/a\.png\)" in labels
+    joiner = "\u2060"  # between "http" and "://": no autolink (studio.components.md)
+    assert r"\!\[x\]\(http" + joiner + r"://example\.com/a\.png\)" in labels
     assert r"\<b\>x\</b\>" in labels
     assert at.title[0].value.endswith(r"\*\*bold\*\* \<b\>p\</b\>")
-    assert r"Item \[id\]\(http\://example\.com\)" in [c.value for c in at.caption]
+    assert r"Item \[id\]\(http" + joiner + r"://example\.com\)" in [c.value for c in at.caption]
 
 
 def test_the_annotator_is_asked_once_per_session(data_dir):

@@ -5,6 +5,7 @@ import io
 import joblib
 import pandas as pd
 import pytest
+from conftest import text_dataset
 
 from sslcore.demos import load_demo
 from sslcore.export import export_table, model_bytes, model_inputs, to_bytes, train_model
@@ -56,3 +57,63 @@ def test_export_rows_carry_source_annotator_and_model_guess(store):
             "jsonl": lambda b: pd.read_json(io.BytesIO(b), lines=True),
         }[fmt](data)
         assert len(back) == 1000 and back.loc[0, "label"] == "upper"
+
+
+FORMULAS = ["=HYPERLINK(\"http://x.example\",\"y\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd",
+            "-2+3", "\t=1+1", "\r=1+1"]  # fmt: skip
+
+
+def _hostile_export(store):
+    texts = [*FORMULAS, "line one\rline two", "plain", "a\r\nb", "tail\r"]
+    ids = ["=id", "+id", "@id", "-id", "tab", "cr", "bare-cr", "plain", "crlf", "tail"]
+    project = store.create_project(
+        "formulas", text_dataset(texts, ids=ids), class_names=["=cmd()", "-1", "ok"]
+    )
+    project.label("=id", "=cmd()", annotator="@ann")
+    project.label("plain", "-1", annotator="ann")
+    project.label("bare-cr", "ok", annotator="ann")
+    return export_table(project)
+
+
+def test_csv_export_neutralises_formulas_in_texts_ids_labels_and_names(store):
+    import csv
+
+    table = _hostile_export(store)
+    rows = list(csv.DictReader(io.StringIO(to_bytes(table, "csv").decode("utf-8"), newline="")))
+    assert len(rows) == len(table)  # no bare \r split a row
+    dangerous = ("=", "+", "-", "@", "\t", "\r")
+    for row in rows:
+        for column, value in row.items():
+            assert not value.startswith(dangerous), (column, value)
+    by_id = {row["item_id"]: row for row in rows}
+    assert set(by_id) == {"'=id", "'+id", "'@id", "'-id", "tab", "cr", "bare-cr", "plain",
+                          "crlf", "tail"}  # fmt: skip
+    assert by_id["'=id"]["content"] == "'" + FORMULAS[0]
+    assert by_id["'=id"]["label"] == "'=cmd()" and by_id["'=id"]["annotator"] == "'@ann"
+    assert by_id["plain"]["label"] == "'-1"
+    assert by_id["cr"]["content"] == "'\r=1+1"
+    # Text that is not a formula comes back byte for byte, line breaks included.
+    assert by_id["bare-cr"]["content"] == "line one\rline two"
+    assert by_id["crlf"]["content"] == "a\r\nb" and by_id["tail"]["content"] == "tail\r"
+    assert float(by_id["bare-cr"]["confidence"]) == pytest.approx(1.0)
+
+
+def test_csv_export_with_bare_carriage_returns_reads_back_in_pandas(store):
+    table = _hostile_export(store)
+    back = pd.read_csv(io.BytesIO(to_bytes(table, "csv")), dtype=str, keep_default_na=False)
+    assert len(back) == len(table)
+    assert back.set_index("item_id").loc["bare-cr", "content"] == "line one\rline two"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_jsonl_and_parquet_exports_stay_exact(store, fmt):
+    table = _hostile_export(store)
+    data = to_bytes(table, fmt)
+    if fmt == "jsonl":
+        back = pd.read_json(io.BytesIO(data), lines=True, dtype=False)
+    else:
+        back = pd.read_parquet(io.BytesIO(data))
+    assert back["item_id"].tolist() == table["item_id"].tolist()
+    assert back["content"].tolist() == table["content"].tolist()
+    labeled = table["label"].notna()
+    assert back["label"][labeled].tolist() == table["label"][labeled].tolist()

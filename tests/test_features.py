@@ -78,3 +78,27 @@ def test_the_default_features_never_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_tabular_features_built_in_blocks_equal_the_whole_table_transform(monkeypatch):
+    from sslcore import features as features_module
+    from sslcore.features import tabular_inputs, tabular_transformer
+
+    rng = np.random.default_rng(0)
+    items = pd.DataFrame(
+        {
+            "item_id": [f"r{i}" for i in range(103)],
+            "x": rng.standard_normal(103),
+            "colour": rng.choice(["red", "blue", None], 103),
+            "label": None,
+        }
+    )
+    items.loc[::9, "x"] = np.nan
+    dataset = Dataset("t", "tabular", items, ("x", "colour"))
+    frame = tabular_inputs(dataset)
+    expected = tabular_transformer(frame).fit_transform(frame).astype(np.float32)
+    monkeypatch.setattr(features_module, "TABULAR_BLOCK", 10)
+    reports = []
+    X = featurize(dataset, progress=lambda fraction, message: reports.append(fraction))
+    np.testing.assert_allclose(X, expected, rtol=0, atol=1e-6)
+    assert len(reports) > 12 and reports == sorted(reports) and reports[-1] == 1.0

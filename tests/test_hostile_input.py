@@ -18,7 +18,7 @@ import pytest
 from conftest import image_bytes, text_dataset
 from PIL import Image
 
-from sslcore import loaders
+from sslcore import images, loaders
 from sslcore.errors import DataError
 from sslcore.loaders import load_file, load_images
 from sslcore.store import Store
@@ -241,7 +241,7 @@ def test_decompression_bomb_by_header(store, tmp_path, width):
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_decompression_bomb_over_the_patched_limit(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(loaders, "MAX_IMAGE_PIXELS", 100)
+    monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 100)
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "ok.png").write_bytes(image_bytes(size=(10, 10)))
     (tmp_path / "imgs" / "big.png").write_bytes(image_bytes(size=(11, 10)))

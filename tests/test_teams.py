@@ -130,7 +130,7 @@ def test_an_account_or_an_explicit_opt_out_allows_other_addresses():
 def test_without_accounts_the_studio_is_open(data_dir):
     at = studio("label", annotator="ann").run()
     assert not at.exception
-    assert [t.value for t in at.title] == ["Label · Demo\\: moons"]
+    assert [t.value for t in at.title] == ["Label · Demo: moons"]
 
 
 def test_with_an_account_everyone_signs_in_first(data_dir):
@@ -156,7 +156,7 @@ def test_review_page_is_for_reviewers(data_dir, role, allowed):
     at = sign_in(studio("review").run(), "ann", "s3cret-pass")
     assert not at.exception
     titles = [t.value for t in at.title]
-    assert (titles == ["Review suggestions · Demo\\: moons"]) == allowed
+    assert (titles == ["Review suggestions · Demo: moons"]) == allowed
 
 
 # Conflicts and agreement -----------------------------------------------------------------

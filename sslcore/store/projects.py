@@ -27,13 +27,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, inspect, select, update
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from ..cache import ArtifactCache
 from ..dataset import ID, LABEL, Dataset
 from ..errors import StoreError
 from .events import SOURCES, LabelEvent, LabelState, read_events
+from .files import (
+    check_data_dir,
+    check_database_file,
+    database_error,
+    deleted_folder,
+    incoming_folder,
+    project_folders,
+    recovery_hint,
+    settle_folders,
+    sqlite_path,
+    write_error,
+)
 from .locks import lock_item, lock_project_events, retrying
 from .reservations import Reservations
 from .schema import (
@@ -98,16 +110,41 @@ class Store:
         self, data_dir: str | os.PathLike | None = None, *, database_url: str | None = None
     ):
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        (self.data_dir / "projects").mkdir(exist_ok=True)
-        self.db = connect(resolve_database_url(self.data_dir, database_url))
+        check_data_dir(self.data_dir)
+        url = resolve_database_url(self.data_dir, database_url)
+        sqlite_file = sqlite_path(url)
+        if sqlite_file is not None:
+            check_database_file(sqlite_file, self.data_dir)
+        self.db = connect(url)
         self.backend = self.db.dialect.name
         """``"sqlite"`` or ``"postgresql"``."""
         self.db_path = Path(self.db.url.database) if self.backend == "sqlite" else None
         """The SQLite file, or None for a server."""
         self.location = self.db_path or self.db.url.render_as_string(hide_password=True)
         """Where the database is, for messages (a URL never shows its password)."""
-        migrate(self.db, self.location)
+        try:
+            if (
+                self.backend == "sqlite"
+                and project_folders(self.data_dir)
+                and not inspect(self.db).has_table("schema_info")
+            ):
+                raise StoreError(
+                    f"{self.db_path}: holds no sslabel tables, yet {self.data_dir / 'projects'} "
+                    f"holds project folders: a new store here would orphan them. "
+                    + recovery_hint(self.data_dir)
+                )
+            migrate(self.db, self.location)
+            self.settled = settle_folders(self.data_dir, self._folders())
+        except DatabaseError as error:
+            self.db.dispose()
+            raise database_error(self.location, error, self.data_dir) from None
+        except StoreError:
+            self.db.dispose()
+            raise
+
+    def _folders(self) -> set[str]:
+        with self.db.begin() as conn:
+            return set(conn.execute(select(projects.c.folder)).scalars())
 
     def close(self) -> None:
         self.db.dispose()
@@ -156,9 +193,11 @@ class Store:
         if name in self.project_names():
             raise StoreError(f"A project named {name!r} exists already; pick another name.")
         folder = f"{_slug(name)}-{uuid.uuid4().hex[:8]}"
-        target = self.data_dir / "projects" / folder
-        target.mkdir(parents=True)
+        # Written under a hidden name and renamed once the project row is committed, so a
+        # kill at any point leaves no folder the database does not know (files.py).
+        target = incoming_folder(self.data_dir, folder)
         try:
+            target.mkdir(parents=True)
             dataset.items.to_parquet(target / ITEMS_FILE, index=False)
             labels = dataset.labels if import_labels else [None] * dataset.n_items
             imported = sorted({c for c in labels if c is not None} - set(class_names))
@@ -213,9 +252,16 @@ class Store:
             raise StoreError(
                 f"A project named {name!r} exists already; pick another name."
             ) from None
+        except OSError as error:
+            shutil.rmtree(target, ignore_errors=True)
+            raise write_error(Path(error.filename or target), error) from None
+        except DatabaseError as error:
+            shutil.rmtree(target, ignore_errors=True)
+            raise database_error(self.location, error, self.data_dir) from None
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
+        target.rename(self.data_dir / "projects" / folder)
         return self.open_project(project_id)
 
     def open_project(self, key: int | str) -> Project:
@@ -228,6 +274,10 @@ class Store:
 
     def delete_project(self, key: int | str) -> None:
         project = self.open_project(key)
+        # Renamed first so that a kill half-way is finished or undone at the next start.
+        parked = deleted_folder(self.data_dir, project.folder.name)
+        if project.folder.exists():
+            project.folder.rename(parked)
         with self.db.begin() as conn:
             conn.execute(label_events.delete().where(label_events.c.project_id == project.id))
             conn.execute(reservations.delete().where(reservations.c.project_id == project.id))
@@ -237,7 +287,7 @@ class Store:
             )
             conn.execute(classes.delete().where(classes.c.project_id == project.id))
             conn.execute(projects.delete().where(projects.c.id == project.id))
-        shutil.rmtree(project.folder, ignore_errors=True)
+        shutil.rmtree(parked, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -278,7 +328,15 @@ class Project:
     def dataset(self) -> Dataset:
         """The items as imported (without labels: those live in the events)."""
         if self._dataset is None:
-            items = pd.read_parquet(self._items_file())
+            path = self._items_file()
+            try:
+                items = pd.read_parquet(path)
+            except Exception as error:  # pyarrow raises several types for a damaged file
+                raise StoreError(
+                    f"{path}: the items of project {self.name!r} cannot be read ({error}); "
+                    f"the file is damaged. Restore it from a backup ('sslabel backup'), or "
+                    f"delete the project."
+                ) from None
             items[LABEL] = None
             self._dataset = Dataset(self.name, self.kind, items, self.feature_columns)
         return self._dataset
@@ -296,8 +354,9 @@ class Project:
             ).scalar()
         if data is None:
             raise StoreError(
-                f"The items of {self.name!r} are missing: {path} is gone and the database "
-                "holds no copy. Import the data again as a new project."
+                f"{path}: the items of project {self.name!r} are missing and the database "
+                f"holds no copy. Restore the file from a backup ('sslabel backup'), or import "
+                f"the data again as a new project; its labels stay in {self.store.location}."
             )
         self.folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{ITEMS_FILE}.{uuid.uuid4().hex}")

@@ -72,7 +72,7 @@ if not may("reviewer"):
     st.stop()
 with st.form("resolve"):
     picked = st.radio("Resolve as", classes, horizontal=True, key="resolve-class",
-                      format_func=str)  # fmt: skip
+                      format_func=md)  # radio options are Markdown  # fmt: skip
     if st.form_submit_button("Resolve", type="primary"):
         project.resolve(item_id, picked, annotator=annotator())
         st.rerun()

@@ -1,5 +1,7 @@
 """Insights: progress, class balance, estimated accuracy, calibration, what the next labels buy."""
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -51,6 +53,7 @@ if predictions.proba.shape[1]:
         .rename("items")
         .reset_index()
     )
+    balance["class"] = balance["class"].map(html.escape)  # plotly renders HTML in tick labels
     st.plotly_chart(px.bar(balance, x="class", y="items", color="by", barmode="group"))
 else:
     st.caption("The model predicts once a class has labels.")

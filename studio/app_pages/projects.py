@@ -40,8 +40,11 @@ else:
     )
 
 
-def _created(project_name: str) -> None:
-    open_project_next(project_name, f"Created project {md(project_name)}. Open Label to start.")
+def _created(project_name: str, warnings=()) -> None:
+    notes = "".join(f"\n\nNote: {md(w)}" for w in warnings)
+    open_project_next(
+        project_name, f"Created project {md(project_name)}. Open Label to start.{notes}"
+    )
 
 
 st.header("New project")
@@ -55,7 +58,7 @@ with from_demo:
             create_demo_project(store, demo, demo_name)
             _created(demo_name.strip())
         except StoreError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 
 with from_file:
     upload = st.file_uploader(
@@ -78,9 +81,11 @@ with from_file:
                 table = None
             else:
                 table = read_table(upload.getvalue(), name=safe_name)
+                for warning in table.attrs.get("warnings", []):
+                    st.warning(md(warning))
                 st.dataframe(table.head(10), hide_index=True)
         except DataError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             st.stop()
 
         with st.form("import"):
@@ -107,9 +112,9 @@ with from_file:
                         label_column=None if label_column == NO_COLUMN else label_column,
                     )
                 store.create_project(name, dataset)
-                _created(name.strip())
+                _created(name.strip(), dataset.warnings)
             except (DataError, StoreError) as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 if project is None:
     st.stop()
@@ -147,12 +152,12 @@ if st.button("Use these features", disabled=method in ("", current)):
         forget_engine(project)
         st.success("Features changed: the model is rebuilt the next time a page needs it.")
     except DataError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
 if project.kind == "text" and not installed:
     st.info(embeddings.WHAT_THE_EXTRA_ADDS)
     st.code("\n".join(embeddings.INSTALL_COMMANDS), language="sh")
 
-st.header(f"Classes of {project.name}")
+st.header(f"Classes of {md(project.name)}")
 classes = project.classes()
 counts = {}
 for label in project.labels().values():
@@ -175,7 +180,7 @@ with add.form("add_class", clear_on_submit=True):
             project.add_class(new_class)
             st.rerun()
         except StoreError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 names = [c.name for c in classes]
 if names:
     with rename.form("rename_class"):
@@ -186,7 +191,7 @@ if names:
                 project.rename_class(old, new)
                 st.rerun()
             except StoreError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 if len(names) > 1:
     with merge.form("merge_classes"):
         source = st.selectbox("Merge", names)
@@ -196,7 +201,7 @@ if len(names) > 1:
                 project.merge_classes(source, target)
                 st.rerun()
             except StoreError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 if project.kind == "image":
     training_panel(project)

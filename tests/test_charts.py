@@ -1,0 +1,30 @@
+"""What the studio's charts put in front of plotly, which renders some HTML in hover boxes,
+legends and tick labels (<a href>, <b>, ...)."""
+
+import numpy as np
+from conftest import text_dataset
+
+from studio.charts import hover_texts, map_figure
+
+LINK = '<a href="http://127.0.0.1:9/x">x</a>'
+
+
+def test_map_hover_shows_ids_classes_and_texts_as_text_and_keeps_raw_ids_for_selection():
+    dataset = text_dataset([f"{LINK} text", "plain"], ids=[f"{LINK}-id", "b"])
+    figure = map_figure(
+        np.array([[0.0, 0.0], [1.0, 1.0]]),
+        dataset.ids,
+        np.array([f"{LINK}-class", None], dtype=object),
+        np.array([f"{LINK}-class", f"{LINK}-class"], dtype=object),
+        np.array([1.0, 0.9]),
+        [f"{LINK}-class"],
+        {f"{LINK}-class": "#4C78A8"},
+        hover=hover_texts(dataset),
+    )
+    for trace in figure.data:
+        assert "%{customdata}" not in trace.hovertemplate  # the raw id is not shown as is
+        shown = " ".join([trace.name or "", trace.hovertemplate, *map(str, trace.text)])
+        assert "<a href" not in shown
+        assert "&lt;a href=" in shown
+    ids = [item for trace in figure.data for item in trace.customdata]
+    assert sorted(ids) == sorted(dataset.ids)  # selections still read the raw ids

@@ -1,0 +1,59 @@
+"""Progress with the time left, for the first-time feature and graph steps."""
+
+import numpy as np
+import pytest
+from conftest import image_bytes, text_dataset
+
+from sslcore.features import featurize
+from sslcore.images import ImagePixels
+from sslcore.progress import describe_seconds, time_left, with_time_left
+
+
+def test_time_left_extrapolates_the_pace_so_far():
+    assert time_left(0.25, 30.0) == pytest.approx(90.0)
+    assert time_left(0.5, 10.0) == pytest.approx(10.0)
+    assert time_left(0.01, 30.0) is None  # too early to tell
+    assert time_left(0.5, 0.5) is None
+    assert time_left(1.0, 30.0) is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(3, "about 5 s"), (44, "about 45 s"), (95, "about 2 min"), (3599, "about 1 h"),
+     (4000, "about 1 h 7 min")],
+)  # fmt: skip
+def test_durations_read_at_a_glance(seconds, text):
+    assert describe_seconds(seconds) == text
+
+
+def test_messages_gain_the_time_left_once_it_can_be_told():
+    ticks = iter([100.0, 101.0, 130.0, 190.0])
+    seen = []
+    report = with_time_left(lambda f, m: seen.append((f, m)), clock=lambda: next(ticks))
+    report(0.0, "Indexing")
+    report(0.01, "Indexing")
+    report(0.3, "Indexing")
+    report(0.9, "Searching")
+    assert seen == [
+        (0.0, "Indexing"),
+        (0.01, "Indexing"),
+        (0.3, "Indexing (about 1 min left)"),
+        (0.9, "Searching (about 10 s left)"),
+    ]
+
+
+def test_image_features_report_progress_per_image():
+    blobs = [image_bytes(size=(4, 4), color=(i, 0, 0)) for i in range(7)]
+    reports = []
+    rows = ImagePixels().fit(blobs).transform(blobs, progress=reports.append)
+    assert rows.shape == (7, 48)
+    assert reports == pytest.approx([(i + 1) / 7 for i in range(7)])
+
+
+def test_text_features_report_progress_in_stages():
+    dataset = text_dataset(["card refund", "refund my card", "app crashes", "crash on open"])
+    reports = []
+    X = featurize(dataset, progress=lambda fraction, message: reports.append(fraction))
+    assert np.isfinite(X).all()
+    assert reports[0] == 0.0 and reports[-1] == 1.0 and len(reports) >= 4
+    assert reports == sorted(reports)
