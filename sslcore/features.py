@@ -63,7 +63,8 @@ def featurize(
 
     def compute() -> np.ndarray:
         progress(0.0, f"Computing {method} features")
-        X = _METHODS[method](dataset)
+        # TF-IDF is the one slow method whose inner steps can report (the SVD's iterations).
+        X = _tfidf(dataset, progress) if method == "tfidf" else _METHODS[method](dataset)
         progress(1.0, "Features ready")
         return np.ascontiguousarray(X, dtype=np.float32)
 
@@ -104,8 +105,16 @@ def text_vectorizers() -> tuple:
     return words, chars
 
 
-def text_tfidf(texts: list[str], *, n_components: int = TEXT_DIM) -> np.ndarray:
+def text_tfidf(
+    texts: list[str],
+    *,
+    n_components: int = TEXT_DIM,
+    progress: Callable[[float, str], None] | None = None,
+) -> np.ndarray:
     """TF-IDF on word 1-2 grams and character 2-5 grams, TruncatedSVD, unit rows.
+
+    ``progress(fraction, message)`` is called after each step; the SVD's power
+    iterations, most of the time on a few thousand texts, report one by one.
 
     Examples
     --------
@@ -113,28 +122,75 @@ def text_tfidf(texts: list[str], *, n_components: int = TEXT_DIM) -> np.ndarray:
     (4, 3)
     """
     import scipy.sparse as sp
-    from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 
+    progress = progress or (lambda fraction, message: None)
     texts = ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
     blocks = []
-    for vectorizer in text_vectorizers():
+    # Measured on 5,574 SMS: words take ~2% of the time, characters ~8%, the SVD the rest.
+    for vectorizer, done, what in zip(text_vectorizers(), (0.02, 0.1), ("words", "characters"),
+                                      strict=True):  # fmt: skip
         try:
             blocks.append(vectorizer.fit_transform(texts))
         except ValueError:  # empty vocabulary, e.g. all texts blank or too few for min_df
             continue
+        finally:
+            progress(done, f"Counted the {what} of {len(texts):,} texts")
     if not blocks:
         return np.zeros((len(texts), 1), np.float32)
     M = sp.hstack(blocks).tocsr()
     k = min(n_components, M.shape[1] - 1, len(texts) - 1)
     if k < 1:
         return normalize(M).toarray().astype(np.float32)
-    Z = TruncatedSVD(k, algorithm="randomized", random_state=0).fit_transform(M)
-    return normalize(Z).astype(np.float32)
+
+    def svd_progress(fraction: float, message: str) -> None:
+        progress(0.1 + 0.9 * fraction, message)
+
+    return normalize(truncated_svd(M, k, progress=svd_progress)).astype(np.float32)
 
 
-def _tfidf(dataset: Dataset) -> np.ndarray:
-    return text_tfidf(_require(dataset, TEXT).tolist())
+SVD_POWER_ITERATIONS = 5
+SVD_OVERSAMPLES = 10
+
+
+def truncated_svd(M, n_components: int, *, progress=None) -> np.ndarray:
+    """``TruncatedSVD(n_components, algorithm="randomized", random_state=0).fit_transform(M)``,
+    computed step by step so that each power iteration can report progress.
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import TruncatedSVD
+    >>> M = np.random.default_rng(0).random((30, 12))
+    >>> expected = TruncatedSVD(3, algorithm="randomized", random_state=0).fit_transform(M)
+    >>> bool(np.allclose(truncated_svd(M, 3), expected))
+    True
+    """
+    from scipy import linalg
+    from sklearn.utils.extmath import safe_sparse_dot, svd_flip
+
+    progress = progress or (lambda fraction, message: None)
+    # The same steps and random draws as scikit-learn's randomized_svd (Halko et al. 2011):
+    # the range of the wider side is found by LU-normalised power iterations.
+    transpose = M.shape[0] < M.shape[1]
+    A = M.T if transpose else M
+    Q = np.random.RandomState(0).normal(size=(A.shape[1], n_components + SVD_OVERSAMPLES))
+    steps = SVD_POWER_ITERATIONS + 1
+    for step in range(SVD_POWER_ITERATIONS):
+        Q, _ = linalg.lu(A @ Q, permute_l=True, check_finite=False)
+        Q, _ = linalg.lu(A.T @ Q, permute_l=True, check_finite=False)
+        progress((step + 1) / steps, f"Reducing to {n_components} dimensions ({step + 1}/{steps})")
+    Q, _ = linalg.qr(A @ Q, mode="economic", check_finite=False)
+    U_hat, _, Vt = linalg.svd(Q.T @ A, full_matrices=False, lapack_driver="gesdd")
+    U = Q @ U_hat
+    if transpose:
+        U, Vt = Vt.T, U.T
+    U, Vt = svd_flip(U[:, :n_components], Vt[:n_components], u_based_decision=False)
+    progress(1.0, f"Reduced to {n_components} dimensions")
+    return np.asarray(safe_sparse_dot(M, Vt.T))
+
+
+def _tfidf(dataset: Dataset, progress=None) -> np.ndarray:
+    return text_tfidf(_require(dataset, TEXT).tolist(), progress=progress)
 
 
 def _minilm(dataset: Dataset) -> np.ndarray:

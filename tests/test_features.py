@@ -47,3 +47,21 @@ def test_undecodable_image_names_the_row():
     items = pd.DataFrame({"item_id": ["a"], "label": [None], "image": [b"not an image"]})
     with pytest.raises(DataError, match="row 0"):
         featurize(Dataset("i", "image", items))
+
+
+def test_the_svd_with_progress_is_scikit_learns_own():
+    """Features of existing text projects (and the benchmarks) stay as they were."""
+    import scipy.sparse as sp
+    from numpy.testing import assert_allclose
+    from sklearn.decomposition import TruncatedSVD
+
+    from sslcore.demos import load_demo
+    from sslcore.features import text_vectorizers, truncated_svd
+
+    texts = load_demo("tickets").items["text"].tolist()
+    M = sp.hstack([v.fit_transform(texts) for v in text_vectorizers()]).tocsr()
+    seen = []
+    ours = truncated_svd(M, 32, progress=lambda fraction, message: seen.append(fraction))
+    theirs = TruncatedSVD(32, algorithm="randomized", random_state=0).fit_transform(M)
+    assert_allclose(ours, theirs, rtol=1e-7, atol=1e-10)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 5
