@@ -19,6 +19,11 @@ import scipy.sparse as sp
 
 from .errors import PoolExhaustedError
 
+QUEUED_REASON = "You queued it from the map."
+UNDONE_REASON = "You undid its label."
+EARLY_REASON = "Picked at random while the model is being prepared."
+"""Why an item is on screen when no strategy chose it."""
+
 
 @dataclass(frozen=True)
 class Suggestion:
