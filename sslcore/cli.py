@@ -145,6 +145,10 @@ def _run_app(args) -> int:
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
+        # A key press during a run waits for the run to end instead of starting a second
+        # one beside it: every run then draws its item, and two runs never handle presses
+        # on one labeling session at once (see .streamlit/config.toml).
+        "--runner.fastReruns", "false",
     ]  # fmt: skip
     print(
         f"sslabel: serving the studio on http://{args.host}:{args.port} "

@@ -136,3 +136,28 @@ def hover_texts(dataset, limit: int = 80) -> list[str]:
         texts = [", ".join(f"{c}={v}" for c, v in zip(columns, row, strict=True))
                  for row in items[columns].itertuples(index=False)]  # fmt: skip
     return [html.escape(t) for t in texts]
+
+
+def mini_map(coords: np.ndarray, position: int, *, size: int = 200) -> bytes:
+    """A small PNG of the whole map (every item as grey density) with one item ringed in
+    red: where a table row sits, for items that are only numbers."""
+    from PIL import ImageDraw
+
+    coords = np.asarray(coords, dtype=np.float64)
+    pad = 8
+    lo, hi = coords.min(axis=0), coords.max(axis=0)
+    scale = (size - 2 * pad) / np.where(hi > lo, hi - lo, 1.0)
+    pixels = ((coords - lo) * scale + pad).round().astype(int)
+    pixels[:, 1] = size - 1 - pixels[:, 1]  # image rows grow downwards
+    counts = np.zeros((size, size))
+    np.add.at(counts, (pixels[:, 1], pixels[:, 0]), 1)
+    shade = 235 - (145 * np.minimum(counts / max(np.percentile(counts[counts > 0], 90), 1), 1))
+    grey = np.where(counts > 0, shade, 255).astype(np.uint8)
+    image = Image.fromarray(np.dstack([grey] * 3), mode="RGB")
+    x, y = pixels[position]
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([x - 7, y - 7, x + 7, y + 7], outline=(214, 39, 40), width=3)
+    draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=(214, 39, 40))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

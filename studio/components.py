@@ -6,6 +6,7 @@ import re
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from sslcore.active import DEFAULT_STRATEGY, STRATEGIES, STRATEGY_CLASSES
 from sslcore.dataset import IMAGE, TEXT
@@ -52,12 +53,37 @@ def md(value) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
 
 
-def show_item(row: dict, kind: str, feature_columns=()) -> None:
-    """Render one item at a size a person can judge."""
+def item_area(key: str, identity) -> DeltaGenerator:
+    """A container for what belongs to one item (its content, its buttons), emptied at once
+    when ``identity`` (e.g. project and item id) changes.
+
+    Streamlit keeps a previous run's elements on screen, dimmed, until the new run
+    replaces them one by one, and a container drawn where one was inherits the old
+    one's elements: the previous item's buttons stayed clickable under the next
+    item's caption. So the area alternates between two places: the place the
+    previous item had is emptied first thing, and the new item goes where an empty
+    placeholder was, with nothing to inherit. (An empty placeholder and a container
+    sent to one place in one run reach the browser as the container alone, so
+    emptying the old place first is the only way to clear it.)
+    """
+    marker = f"{key}-showing"
+    shown, place = st.session_state.get(marker, (None, 0))
+    if shown != identity:
+        place = 1 - place
+    places = [st.empty(), st.empty()]
+    st.session_state[marker] = (identity, place)
+    return places[place].container(key=key)
+
+
+def show_item(row: dict, kind: str, feature_columns=(), *, location: bytes | None = None) -> None:
+    """Render one item at a size a person can judge; ``location`` is a picture of where a
+    table row sits on the map (:func:`studio.charts.mini_map`)."""
     if kind == "text":
         st.text(row[TEXT])  # st.text never interprets markdown or HTML
     elif kind == "image":
         st.image(display_image(row[IMAGE], DISPLAY_PIXELS), width=DISPLAY_PIXELS)
     else:
-        values = {c: row[c] for c in feature_columns}
-        st.dataframe(pd.DataFrame([values]), hide_index=True)
+        values = pd.DataFrame([{c: row[c] for c in feature_columns}])
+        st.dataframe(values.style.format(precision=3), hide_index=True)
+        if location is not None:
+            st.image(location, caption="Where it sits on the map (red ring)", width=200)

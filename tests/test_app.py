@@ -14,6 +14,9 @@ ROOT = Path(__file__).parents[1]
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SSLABEL_DATA_DIR", str(tmp_path))
+    # AppTest runs each page once, without the timer that reruns it when a background
+    # build ends: wait for the engine instead (tests of the wait itself lower this).
+    monkeypatch.setattr("studio.live.BUILD_WAIT_SECONDS", 600.0)
     return tmp_path
 
 
