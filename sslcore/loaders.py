@@ -141,7 +141,32 @@ def _read_delimited(data: bytes, name: str, *, tab: bool) -> pd.DataFrame:
     dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:  # pandas would silently rename the second one 'x.1'
         raise DataError(f"{name}: the column name(s) {dupes} appear more than once; rename them.")
+    lines = _record_lines(text, delimiter, quoting)
+    if len(lines) == len(table):
+        table.attrs[LINES] = lines
     return table
+
+
+LINES = "lines"
+"""``table.attrs`` key: the line (as an editor counts, header = 1) each row starts on."""
+
+
+def _record_lines(text: str, delimiter: str, quoting: int) -> list[int]:
+    """The line each data record starts on; a quoted value may span several lines."""
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
+        next(reader, None)
+        starts, end = [], reader.line_num
+        for row in reader:
+            if row:  # pandas skips blank lines too
+                starts.append(end + 1)
+            end = reader.line_num
+        return starts
+    except csv.Error:
+        return []
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _header(text: str, delimiter: str) -> list[str]:
@@ -158,11 +183,12 @@ def _too_many_fields(text: str, delimiter: str, quoting: int, name: str) -> Data
     try:
         rows = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
         width = len(next(rows))
-        where = "a row has more fields"
-        for number, row in enumerate(rows, start=1):
+        where, start = "a row has more fields", rows.line_num
+        for row in rows:
             if len(row) > width:
-                where = f"row {number} has {len(row)} fields"
+                where = f"line {start + 1} has {len(row)} fields"
                 break
+            start = rows.line_num
     finally:
         csv.field_size_limit(previous)
     return DataError(
@@ -203,7 +229,7 @@ def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
 
 def _read_jsonl(data: bytes, name: str) -> pd.DataFrame:
     text = _decode(data, name)
-    records = []
+    records, lines = [], []
     # Split on "\n" only: splitlines() also breaks at U+2028, U+0085 and friends, which
     # JSON writers leave unescaped inside strings (json.dumps(..., ensure_ascii=False)).
     for number, line in enumerate(text.split("\n"), start=1):
@@ -222,9 +248,12 @@ def _read_jsonl(data: bytes, name: str) -> pd.DataFrame:
                 f'like {{"text": "...", "label": "..."}}.'
             )
         records.append(record)
+        lines.append(number)
     if not records:
         raise DataError(f"{name}: the file is empty; it needs one JSON object per line.")
-    return pd.DataFrame.from_records(records)
+    table = pd.DataFrame.from_records(records)
+    table.attrs[LINES] = lines
+    return table
 
 
 def dataset_from_table(
@@ -269,7 +298,7 @@ def dataset_from_table(
         kind, features = "text", ()
     else:
         for column in feature_columns:
-            items[column] = _feature(table[column], column, name)
+            items[column] = _feature(table, column, name)
         kind, features = "tabular", tuple(feature_columns)
     items[LABEL] = _labels(table[label_column], name) if label_column else None
     return Dataset(Path(name).stem, kind, items, features)
@@ -285,9 +314,17 @@ def _column_list(table: pd.DataFrame) -> str:
     return ", ".join(f"'{c}'" for c in table.columns)
 
 
-def _row(position: int) -> int:
-    """The 1-based data row a user sees (the header is not counted)."""
-    return int(position) + 1
+def _place(table: pd.DataFrame, position: int) -> tuple[str, int]:
+    """Where a row is, as the person can find it: ("line", 4) in a text file (as an editor
+    counts, header included), else ("row", 3) (1-based, e.g. in a Parquet file)."""
+    lines = table.attrs.get(LINES)
+    if lines is not None and len(lines) == len(table):
+        return "line", lines[int(position)]
+    return "row", int(position) + 1
+
+
+def _where(table: pd.DataFrame, position: int) -> str:
+    return "{} {}".format(*_place(table, position))
 
 
 def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
@@ -297,15 +334,16 @@ def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
     blank = [i for i, v in enumerate(ids) if v is None or v == ""]
     if blank:
         raise DataError(
-            f"{name}: row {_row(blank[0])}, column '{id_column}': the item id is blank "
+            f"{name}: {_where(table, blank[0])}, column '{id_column}': the item id is blank "
             f"({len(blank)} blank id(s) in all). Fill in every id or import without an id column."
         )
     seen: dict[str, int] = {}
     for position, value in enumerate(ids):
         if value in seen:
+            (kind, first), (_, second) = _place(table, seen[value]), _place(table, position)
             raise DataError(
-                f"{name}: column '{id_column}': the id {value!r} appears on rows "
-                f"{_row(seen[value])} and {_row(position)}; ids must be unique."
+                f"{name}: column '{id_column}': the id {value!r} appears on {kind}s {first} "
+                f"and {second}; ids must be unique."
             )
         seen[value] = position
     return ids
@@ -320,8 +358,9 @@ def _texts(column: pd.Series, column_name: str, name: str) -> list[str]:
     return texts
 
 
-def _feature(column: pd.Series, column_name: str, name: str) -> pd.Series:
+def _feature(table: pd.DataFrame, column_name: str, name: str) -> pd.Series:
     """Numbers stay numbers (blank or NaN = missing, imputed later); anything else is a category."""
+    column = table[column_name]
     # "nan" as text (numpy, R and many exporters write it) is a missing number: without
     # this one "nan" cell turned a whole numeric column into categories.
     values = column.map(lambda v: None if _is_missing(v) or _is_nan_text(v) else v)
@@ -331,7 +370,7 @@ def _feature(column: pd.Series, column_name: str, name: str) -> pd.Series:
         bad = np.flatnonzero(~np.isfinite(numeric.to_numpy(dtype=float)) & numeric.notna())
         if len(bad):
             raise DataError(
-                f"{name}: row {_row(bad[0])}, column '{column_name}': the value "
+                f"{name}: {_where(table, bad[0])}, column '{column_name}': the value "
                 f"{column.iloc[bad[0]]!r} is infinite. Replace it with a finite number or leave "
                 f"it blank to have it imputed."
             )
