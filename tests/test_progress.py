@@ -1,4 +1,4 @@
-"""Long jobs: the fraction never goes back, the time left, and a job's failure reaches the caller."""
+"""Long jobs: the fraction never goes back, the time left, and a failure reaches the caller."""
 
 import pytest
 
