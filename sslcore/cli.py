@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--feature-columns", help="comma-separated feature columns")
     importer.add_argument("--id-column")
     importer.add_argument("--label-column")
+    importer.add_argument(
+        "--classes", help="comma-separated classes to label (besides those of --label-column)"
+    )
     importer.set_defaults(run=_run_import)
 
     simulate = commands.add_parser(
@@ -180,11 +183,14 @@ def _run_import(args) -> int:
         id_column=args.id_column,
         label_column=args.label_column,
     )
-    project = _store(args).create_project(args.name or args.path.stem, dataset)
+    classes = [c.strip() for c in (args.classes or "").split(",") if c.strip()]
+    project = _store(args).create_project(args.name or args.path.stem, dataset, class_names=classes)
     print(
         f"imported {project.n_items} {project.kind} items into project {project.name!r} "
         f"({len(project.labels())} labeled)"
     )
+    if len(project.class_names()) < 2:
+        print("add the classes to label with --classes, or on the studio's Projects page")
     return 0
 
 

@@ -17,6 +17,7 @@ import sys
 import warnings
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -254,6 +255,50 @@ def _read_jsonl(data: bytes, name: str) -> pd.DataFrame:
     table = pd.DataFrame.from_records(records)
     table.attrs[LINES] = lines
     return table
+
+
+LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "target", "intent", "y")
+ID_COLUMN_NAMES = ("id", "item_id", "uid", "key")
+
+
+@dataclass(frozen=True)
+class ColumnGuess:
+    """Which columns of a table most likely hold the text, the labels and the ids."""
+
+    text: str | None
+    label: str | None
+    id: str | None
+
+
+def guess_columns(table: pd.DataFrame) -> ColumnGuess:
+    """The import form's defaults: the text is the column of strings with the longest
+    values; labels and ids are columns named so (ids only when unique).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"Label": ["ham", "spam"], "SMS": ["Ok lar... Joking", "WIN a prize now"]})
+    >>> guess_columns(t)
+    ColumnGuess(text='SMS', label='Label', id=None)
+    """
+
+    def named(names) -> list[str]:
+        return [c for c in table.columns if str(c).strip().lower() in names]
+
+    label = next(iter(named(LABEL_COLUMN_NAMES)), None)
+    unique = [c for c in named(ID_COLUMN_NAMES) if table[c].is_unique]
+    identifier = next(iter(unique), None)
+    text, longest = None, 0.0
+    for column in table.columns:
+        if column in (label, identifier):
+            continue
+        values = table[column].head(2000)
+        strings = values[values.map(lambda v: isinstance(v, str) and v.strip() != "")]
+        if strings.empty or pd.to_numeric(strings, errors="coerce").notna().mean() > 0.5:
+            continue  # numbers kept as text (CSV cells are strings) are not the text
+        length = float(strings.str.len().mean())
+        if length > longest:
+            text, longest = column, length
+    return ColumnGuess(text, label, identifier)
 
 
 def dataset_from_table(

@@ -110,7 +110,7 @@ def test_deleting_a_project(data_dir):
 
 def test_adding_and_renaming_classes(data_dir):
     at = run_page("projects", DEMO_PREFIX + "moons")
-    at.text_input[1].set_value("middle")
+    next(t for t in at.text_input if t.label == "New class").set_value("middle")
     next(b for b in at.button if b.label == "Add class").click().run()
     assert not at.exception
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
@@ -285,3 +285,42 @@ def test_bulk_accept_leaves_labels_given_since_the_preview(data_dir):
     events = Store(data_dir).open_project(project.id).events()
     assert Store(data_dir).open_project(project.id).labels()[taken] == other
     assert (events["source"] == "bulk").sum() == count - 1
+
+
+def test_keys_per_class_are_saved_and_used_on_the_label_page(data_dir):
+    at = run_page("projects", DEMO_PREFIX + "moons")
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    lower, upper = project.classes()
+    at.text_input(key=f"key-{lower.id}").set_value("l")
+    at.text_input(key=f"key-{upper.id}").set_value("u")
+    next(b for b in at.button if b.label == "Save keys").click().run()
+    assert "The key 'U' of class 'upper' is taken by Undo" in at.error[0].value
+    at.text_input(key=f"key-{upper.id}").set_value("p")
+    next(b for b in at.button if b.label == "Save keys").click().run()
+    assert not at.exception and not at.error
+    at = run_page("label", DEMO_PREFIX + "moons")
+    shortcuts = {b.label: b.proto.shortcut.upper() for b in at.button}
+    assert shortcuts["lower"] == "L" and shortcuts["upper"] == "P"
+
+
+def test_the_label_page_shows_a_build_in_progress_and_labels_meanwhile(data_dir, monkeypatch):
+    import threading
+
+    from sslcore.session import ProjectEngine
+
+    release = threading.Event()
+    build = ProjectEngine.build
+
+    def slow_build(*args, **kwargs):
+        release.wait(60)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr("studio.live.BUILD_WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(ProjectEngine, "build", slow_build)
+    at = run_page("label", DEMO_PREFIX + "moons")
+    assert not at.exception
+    assert at.get("progress")[0].proto.text.startswith("Preparing the model:")
+    shown = item_on_screen(at, 2)
+    next(b for b in at.button if b.label == "upper").click().run()
+    assert Store(data_dir).open_project(DEMO_PREFIX + "moons").labels() == {shown: "upper"}
+    release.set()

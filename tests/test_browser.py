@@ -203,6 +203,36 @@ def test_projects_page_and_a_bad_upload(server, page, tmp_path):
     _shot(page, "projects-bad-upload")
 
 
+def test_import_asks_for_the_classes_and_labeling_starts_at_once(server, page, tmp_path, sms_path):
+    url, data_dir = server
+    lines = sms_path.read_text(encoding="utf-8").splitlines()[:401]
+    upload = tmp_path / "sms_small.tsv"
+    upload.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    page.goto(f"{url}/projects")
+    page.get_by_role("tab", name="From a file").click()
+    page.locator("input[type=file]").set_input_files(str(upload))
+    text_column = page.get_by_role("combobox", name="Text column")
+    text_column.wait_for(timeout=30_000)
+    assert text_column.input_value() == "SMS"  # not the first column, "Label"
+    labels = page.get_by_role("combobox", name="Existing labels (blank = unlabeled)")
+    assert labels.input_value() == "Label"
+    labels.click()
+    page.get_by_role("option", name="(none)", exact=True).click()
+    page.get_by_role("button", name="Import").click()
+    page.get_by_text("Name the classes to label, one per line").wait_for(timeout=30_000)
+    assert "sms_small" not in Store(data_dir).project_names()
+    page.get_by_role("textbox", name="Classes, one per line").fill("spam\nham")
+    page.get_by_role("button", name="Import").click()
+    page.get_by_text("Created project sms_small").wait_for(timeout=60_000)
+    assert Store(data_dir).open_project("sms_small").class_names() == ["spam", "ham"]
+    page.get_by_role("link", name="Label").click()
+    sign_in(page)
+    _title(page, "Label · sms_small")
+    # An item to label at once: random ones while the model builds, or the model's pick.
+    page.locator(".st-key-label-item").get_by_role("button", name="spam").wait_for(timeout=60_000)
+    _shot(page, "label-new-text-project")
+
+
 def _open(page, url: str, path: str, project: str) -> None:
     """Open a page of the studio and pick ``project`` in the sidebar."""
     page.goto(url if path == "label" else f"{url}/{path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -333,3 +334,16 @@ def test_a_table_built_in_memory_names_rows():
     table = pd.DataFrame({"id": ["a", "a"], "msg": ["x", "y"]})
     with pytest.raises(DataError, match=r"the id 'a' appears on rows 1 and 2"):
         dataset_from_table(table, name="t.csv", text_column="msg", id_column="id")
+
+
+def test_the_obvious_columns_are_guessed(sms_path):
+    from sslcore.loaders import guess_columns
+
+    guess = guess_columns(read_table(sms_path))
+    assert (guess.text, guess.label, guess.id) == ("SMS", "Label", None)
+    tickets = read_table(Path(__file__).parents[1] / "data" / "samples" / "support_tickets.csv")
+    guess = guess_columns(tickets)
+    assert (guess.text, guess.label, guess.id) == ("message", "intent", "id")
+    numbers = pd.DataFrame({"id": ["1", "1"], "amount": ["12.5", "3"], "note": ["ok", "late"]})
+    guess = guess_columns(numbers)
+    assert (guess.text, guess.label, guess.id) == ("note", None, None)  # ids must be unique

@@ -37,9 +37,10 @@ DATA_DIR_ENV = "SSLABEL_DATA_DIR"
 
 PALETTE = (
     "#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2",
-    "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC",
+    "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#17BECF",
 )  # fmt: skip
-"""Colours given to new classes in turn."""
+"""Colours given to new classes in turn. None is grey: the map draws where the model is
+unsure in grey."""
 
 
 def default_data_dir() -> Path:
