@@ -11,7 +11,7 @@ enough other candidates exist, so it has no near-duplicates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -166,7 +166,8 @@ class LeastConfidence(Strategy):
         return least_confidence(pool.proba[positions])
 
     def reason(self, pool, position, score):
-        return f"The model's best guess has only {1 - score:.0%} confidence"
+        best = pool.classes[int(pool.proba[position].argmax())]
+        return f"The model's best guess, {best!r}, has only {1 - score:.0%} confidence"
 
 
 class Margin(Strategy):
@@ -177,8 +178,7 @@ class Margin(Strategy):
         return 1.0 - margin(pool.proba[positions])
 
     def reason(self, pool, position, score):
-        first, second = _top_two(pool, position)
-        return f"Torn between {first!r} and {second!r} (margin {1 - score:.2f})"
+        return f"Torn between {_top_two_text(pool, position)}"
 
 
 class Entropy(Strategy):
@@ -189,7 +189,9 @@ class Entropy(Strategy):
         return entropy(pool.proba[positions])
 
     def reason(self, pool, position, score):
-        return f"The model spreads its belief over several classes (entropy {score:.2f})"
+        order = np.argsort(pool.proba[position])[::-1][:3]
+        spread = ", ".join(f"{pool.classes[int(c)]!r} {pool.proba[position, c]:.0%}" for c in order)
+        return f"The model spreads its belief over several classes: {spread}"
 
 
 class DensityWeightedMargin(Strategy):
@@ -203,8 +205,7 @@ class DensityWeightedMargin(Strategy):
         return (1.0 - margin(pool.proba[positions])) * density[positions]
 
     def reason(self, pool, position, score):
-        first, second = _top_two(pool, position)
-        return f"Typical item, yet torn between {first!r} and {second!r}"
+        return f"Typical item, yet torn between {_top_two_text(pool, position)}"
 
 
 class Disagreement(Strategy):
@@ -316,10 +317,12 @@ def _sq_distances(A, B):
     return np.maximum((A * A).sum(1)[:, None] - 2 * A @ B.T + (B * B).sum(1)[None, :], 0.0)
 
 
-def _top_two(pool: Pool, position: int) -> tuple[str, str]:
-    order = np.argsort(pool.proba[position])[::-1]
+def _top_two_text(pool: Pool, position: int) -> str:
+    """``'9' (48%) and '3' (47%)``: the two likeliest classes with their probabilities."""
+    proba = pool.proba[position]
+    order = np.argsort(proba)[::-1]
     second = order[1] if order.size > 1 else order[0]
-    return pool.classes[int(order[0])], pool.classes[int(second)]
+    return " and ".join(f"{pool.classes[int(c)]!r} ({proba[c]:.0%})" for c in (order[0], second))
 
 
 def _check_pool(pool: Pool, n: int) -> np.ndarray:
@@ -438,8 +441,20 @@ class ActiveLearner:
         if chosen.needs_classes or chosen.name == ColdStart.name:
             planned = self._planned_cold_start(max(n, self.cold_start_batch), seed)
             if len(planned) >= n:
-                return planned[:n]
+                return [self._planned_reason(s, len(planned)) for s in planned[:n]]
         return self._query(chosen, n, seed)
+
+    def _planned_reason(self, suggestion: Suggestion, left: int) -> Suggestion:
+        """Once labels exist, a planned item is no longer from a group 'no one has labeled':
+        say what it is."""
+        if not self.engine.labeled.any():
+            return suggestion
+        size = len(self._cold_plan or ())
+        reason = (
+            f"Typical of one of {size} groups picked at the start to cover the data; "
+            f"{left} of them left before the model's doubts choose"
+        )
+        return replace(suggestion, reason=reason)
 
     def _query(self, chosen: Strategy, n: int, seed: int) -> list[Suggestion]:
         engine = self.engine
