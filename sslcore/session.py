@@ -32,10 +32,11 @@ from .errors import PoolExhaustedError
 from .features import featurize
 from .graph import build_knn_graph
 from .progress import Progress, stage
-from .projection import project_2d
+from .projection import UMAP_SETTINGS, project_2d
 from .store import LabelEvent, Project
 
 N_NEIGHBORS = 10
+OWN_LAYOUT = "the data's own two dimensions"
 
 
 class ProjectEngine:
@@ -159,32 +160,47 @@ class ProjectEngine:
         positions = np.array([self.engine.position(i) for i in ordered], dtype=np.int64)
         return positions, codes
 
-    def layout(self) -> tuple[np.ndarray, str]:
+    def layout(self, method: str | None = None) -> tuple[np.ndarray, str]:
         """2-D coordinates of every item and what made them.
 
-        The data's own two dimensions when it has two; else UMAP once it is
-        ready (computed once, in a background thread, and cached on disk) and
-        PCA meanwhile.
+        The data's own two dimensions when it has two. Else ``method="pca"`` gives
+        PCA, and the default gives UMAP once it is ready (computed once, in a
+        background thread, and cached on disk) and PCA meanwhile. A page that
+        showed PCA can keep showing it, so the map does not jump under a selection.
         """
-        features, key, cache = self.engine.features, self.features_key, self.project.cache
+        features = self.engine.features
         if features.shape[1] == 2:
-            return features, "the data's own two dimensions"
-        if self._umap is None and cache.has("umap", key):
-            self._umap = cache.load("umap", key)
-        if self._umap is not None:
+            return features, OWN_LAYOUT
+        if not self.umap_ready():
+            self._start_umap()
+        elif method != "pca":
             return self._umap, "UMAP"
-        if self._umap_thread is None:
-
-            def compute() -> None:
-                self._umap = cache.get_or_compute(
-                    "umap", key, lambda: project_2d(features, method="umap")
-                )
-
-            self._umap_thread = threading.Thread(target=compute, daemon=True, name="umap")
-            self._umap_thread.start()
         if self._pca is None:
-            self._pca = cache.get_or_compute("pca", key, lambda: project_2d(features, method="pca"))
-        return self._pca, "PCA (UMAP is being computed)"
+            self._pca = self.project.cache.get_or_compute(
+                "pca", self.features_key, lambda: project_2d(features, method="pca")
+            )
+        return self._pca, "PCA" if method == "pca" else "PCA (UMAP is being computed)"
+
+    def umap_ready(self) -> bool:
+        """Whether the UMAP layout can be shown now (it is never computed for 2-D data)."""
+        key = fingerprint(self.features_key, UMAP_SETTINGS)
+        if self._umap is None and self.project.cache.has("umap", key):
+            self._umap = self.project.cache.load("umap", key)
+        return self._umap is not None
+
+    def _start_umap(self) -> None:
+        if self._umap_thread is not None or self.engine.features.shape[1] == 2:
+            return
+        features, cache = self.engine.features, self.project.cache
+        key = fingerprint(self.features_key, UMAP_SETTINGS)
+
+        def compute() -> None:
+            self._umap = cache.get_or_compute(
+                "umap", key, lambda: project_2d(features, method="umap")
+            )
+
+        self._umap_thread = threading.Thread(target=compute, daemon=True, name="umap")
+        self._umap_thread.start()
 
 
 @dataclass(frozen=True)
@@ -455,3 +471,27 @@ def describe_events(events: list[LabelEvent], class_names: dict[int, str]) -> st
     classes = {e.class_id for e in events}
     spread = f"as {name(first.class_id)}" if len(classes) == 1 else f"in {len(classes)} classes"
     return f"{kind} of {len(events):,} labels {spread}"
+
+
+def most_predicted(predictions: Predictions, item_ids: Iterable[str]) -> tuple[str | None, int]:
+    """The class most of ``item_ids`` have (their human label, else the model's), and how many.
+
+    What a selection on the map is most likely to be: the class to offer first.
+
+    Examples
+    --------
+    >>> from sslcore.engine import Engine
+    >>> engine = Engine(["a", "b", "c"], np.array([[0.0], [0.1], [5.0]]))
+    >>> most_predicted(engine.update({"a": "x", "c": "y"}), ["a", "b", "c"])
+    ('x', 2)
+    """
+    if not predictions.classes:
+        return None, 0
+    position = {item: p for p, item in enumerate(predictions.item_ids)}
+    rows = [position[i] for i in item_ids if i in position]
+    if not rows:
+        return None, 0
+    human = np.asarray(predictions.human, dtype=object)[rows]
+    current = np.where(human == None, predictions.predicted[rows], human)  # noqa: E711
+    names, counts = np.unique(current.astype(str), return_counts=True)
+    return str(names[counts.argmax()]), int(counts.max())

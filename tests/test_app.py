@@ -324,3 +324,35 @@ def test_the_label_page_shows_a_build_in_progress_and_labels_meanwhile(data_dir,
     next(b for b in at.button if b.label == "upper").click().run()
     assert Store(data_dir).open_project(DEMO_PREFIX + "moons").labels() == {shown: "upper"}
     release.set()
+
+
+def test_the_map_legend_follows_the_project_class_order(data_dir):
+    import json
+
+    run_page("projects")  # the first start creates the demos
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    assert project.class_names() == ["lower", "upper"]
+    project.label("point-0001", "upper", annotator="tester")  # first labeled: upper
+    project.label("point-0000", "lower", annotator="tester")
+    at = run_page("map", DEMO_PREFIX + "moons")
+    assert not at.exception
+    names = [t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert names == ["lower (model)", "upper (model)", "lower (human)", "upper (human)"]
+
+
+def test_map_hover_rounds_numbers_and_names_the_models_guess():
+    import numpy as np
+
+    from sslcore.demos import load_demo
+    from studio.charts import hover_texts, map_figure
+
+    moons = load_demo("moons")
+    texts = hover_texts(moons)
+    assert texts[0] == "x={:.4g}, y={:.4g}".format(*moons.items[["x", "y"]].iloc[0])
+    figure = map_figure(
+        np.zeros((2, 2)), np.array(["a", "b"]), np.array([None, None]),
+        np.array(["<b>x</b>", "y"]), np.array([0.9, 0.6]), ["<b>x</b>", "y"],
+        {"<b>x</b>": "#000000", "y": "#111111"}, hover=["one", "two"],
+    )  # fmt: skip
+    hovers = [t for trace in figure.data for t in trace.text]
+    assert hovers == ["one<br>model: &lt;b&gt;x&lt;/b&gt; (90%)", "two<br>model: y (60%)"]

@@ -288,6 +288,11 @@ def test_review_accept_reject_and_bulk_accept(server, page):
     assert set(project.events()["source"].iloc[-count:]) == {"bulk"}
 
 
+# Points per trace of the map, read from the plotly figure in the page.
+MAP_TRACES = """() => Object.fromEntries(document.querySelector('.js-plotly-plot').data
+    .map((trace) => [trace.name, trace.customdata.length]))"""
+
+
 def test_lasso_on_the_map_labels_the_selection(server, page):
     url, data_dir = server
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
@@ -296,7 +301,9 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     _open(page, url, "map", DEMO_PREFIX + "moons")
     plot = page.locator(".js-plotly-plot .nsewdrag").first
     plot.wait_for(timeout=60_000)
+    assert page.get_by_role("button", name="Show UMAP").count() == 0  # moons is 2-D already
     _shot(page, "map")
+    before = page.evaluate(MAP_TRACES)
     box = plot.bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05
     x1, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
@@ -309,12 +316,22 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     heading.wait_for(timeout=30_000)
     selected = int(heading.inner_text().split()[0].replace(",", ""))
     assert selected > 0
-    before = len(project.labels())
-    page.get_by_role("button", name=re.compile(r"^Label [\d,]+ items$")).click()
-    page.get_by_text(re.compile(r"^Labeled [\d,]+ items as ")).wait_for(timeout=30_000)
+    # Preset to what most of the selection is, named on the button.
+    preset = page.get_by_role("combobox", name="Label the selection as").input_value()
+    assert preset in project.class_names()
+    labeled_before = set(project.labels())
+    page.get_by_role("button", name=re.compile(rf"^Label [\d,]+ items as {preset}$")).click()
+    page.get_by_text(re.compile(r"^Labeled a batch of [\d,]+ labels as ")).wait_for(timeout=30_000)
+    _wait_idle(page)
     batch = project.events().iloc[-selected:]
     assert set(batch["source"]) == {"human"} and batch["batch_id"].nunique() == 1
-    assert len(project.labels()) >= before  # relabels of labeled points do not add items
+    assert set(batch["class_name"]) == {preset}
+    # The map shows the new labels at once, without a refresh.
+    after = page.evaluate(MAP_TRACES)
+    humans = sum(n for name, n in after.items() if name.endswith("(human)"))
+    newly = len(set(project.labels()) - labeled_before)
+    assert humans == sum(n for name, n in before.items() if name.endswith("(human)")) + newly
+    assert sum(after.values()) == sum(before.values())
     _shot(page, "map-selection")
 
 

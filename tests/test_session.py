@@ -1,5 +1,6 @@
 """The labeling loop without a UI: what a key, an accept or a bulk accept may touch."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -206,3 +207,22 @@ def test_an_accept_can_be_undone_alone(moons, truth):
     )
     assert [e.id for e in session.undo_event(event)] == [event]
     assert "point-0011" not in project.labels()
+
+
+def test_a_page_can_keep_the_layout_it_showed(store):
+    from sslcore.cache import fingerprint
+    from sslcore.projection import UMAP_SETTINGS, project_2d
+
+    tickets = create_demo_project(store, "tickets", "tickets")
+    live = ProjectEngine.build(tickets)
+    pca = project_2d(live.engine.features, method="pca")
+    # As if UMAP had finished in the background (computing it here would take long).
+    tickets.cache.save("umap", fingerprint(live.features_key, UMAP_SETTINGS), pca + 1.0)
+    coords, method = live.layout("pca")
+    assert method == "PCA" and coords.shape == (480, 2)  # asked for PCA: no jump to UMAP
+    coords, method = live.layout()
+    assert method == "UMAP"
+    np.testing.assert_allclose(coords, pca + 1.0)
+    moons = ProjectEngine.build(create_demo_project(store, "moons", "m"))
+    assert moons.layout("pca")[1] == "the data's own two dimensions"
+    assert not moons.umap_ready()
