@@ -28,7 +28,8 @@ def show(item_id: str) -> None:
     show_item(live.item(item_id), dataset.kind, dataset.feature_columns)
 
 
-chosen_class = st.sidebar.selectbox("Class", [ALL, *predictions.classes], key="review_class")
+classes = [c for c in project.class_names() if c in predictions.classes]  # the project's order
+chosen_class = st.sidebar.selectbox("Suggestions for", [ALL, *classes], key="review_class")
 suggestions, mistakes = st.tabs(["Suggestions", "Likely mistakes"])
 
 with suggestions:
@@ -64,7 +65,7 @@ with suggestions:
 
     st.divider()
     st.subheader("Accept in bulk")
-    bulk_class = st.selectbox("Class", predictions.classes, key="bulk_class")
+    bulk_class = st.selectbox("Accept the class", classes, key="bulk_class")
     threshold = st.slider("Confidence at least", 0.5, 1.0, 0.95, 0.01, key="bulk_threshold")
     selected = bulk_candidates(predictions, bulk_class, threshold)
     st.write(f"{len(selected):,} unlabeled items are predicted {md(bulk_class)} with at least "
