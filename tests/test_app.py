@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from sslcore.demos import DEMO_PREFIX
 from sslcore.store import Store
+from studio.components import md
 
 ROOT = Path(__file__).parents[1]
 
@@ -356,3 +357,21 @@ def test_map_hover_rounds_numbers_and_names_the_models_guess():
     )  # fmt: skip
     hovers = [t for trace in figure.data for t in trace.text]
     assert hovers == ["one<br>model: &lt;b&gt;x&lt;/b&gt; (90%)", "two<br>model: y (60%)"]
+
+
+def test_review_confirms_an_accept_and_undoes_it(data_dir):
+    project = _labeled_moons(data_dir)
+    at = run_page("review", DEMO_PREFIX + "moons")
+    next(b for b in at.button if b.label == "Accept").click().run()
+    ((item_id, class_name),) = [
+        (i, c) for i, c in Store(data_dir).open_project(project.id).labels().items()
+        if i not in {"point-0000", "point-0001", "point-0002", "point-0003"}
+    ]  # fmt: skip
+    assert at.success[0].value == md(f"Accepted {item_id} → {class_name}.")
+    at.button(key="undo_decision").click().run()
+    assert item_id not in Store(data_dir).open_project(project.id).labels()
+    assert at.success[0].value == md(f"Undid the accepted suggestion {item_id} → {class_name}.")
+    next(b for b in at.button if b.label == "Reject").click().run()
+    assert at.success[0].value.startswith("Rejected ")
+    at.button(key="undo_decision").click().run()
+    assert not Store(data_dir).open_project(project.id).rejections()
