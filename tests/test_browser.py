@@ -53,10 +53,16 @@ def page(browser):
 
 
 def _wait_idle(page) -> None:
-    """Wait until Streamlit has finished the current run."""
+    """Wait until Streamlit has finished the current run (and any run asked for since)."""
     page.wait_for_timeout(300)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+        """() => {
+          const app = document.querySelector('[data-testid="stApp"]');
+          const state = app && app.getAttribute('data-test-script-state');
+          return state === 'notRunning' &&
+                 !document.querySelector('[data-testid="stStatusWidget"]');
+        }""",
+        timeout=60_000,
     )
 
 
@@ -124,8 +130,9 @@ def test_the_project_stays_open_across_pages_reloads_and_links(server, page, bro
     other = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
     other.goto(f"{url}/map?project=Demo%3A+moons&annotator=linked")
     _title(other, f"Map · {DEMO_PREFIX}moons")
+    _wait_idle(other)
     assert _picked_project(other) == DEMO_PREFIX + "moons"
-    assert other.get_by_role("textbox", name="Annotator").input_value() == "linked"
+    sync_api.expect(other.get_by_role("textbox", name="Annotator")).to_have_value("linked")
     other.context.close()
 
 
@@ -203,6 +210,56 @@ def test_projects_page_and_a_bad_upload(server, page, tmp_path):
     _shot(page, "projects-bad-upload")
 
 
+def test_undo_says_what_it_undid_on_label_and_review(server, page):
+    from urllib.parse import quote
+
+    from sslcore.demos import create_demo_project, load_demo
+
+    url, data_dir = server
+    project = create_demo_project(Store(data_dir), "moons", "undo moons")
+    page.goto(f"{url}/?project={quote(project.name)}")
+    sign_in(page, "undo-tester")
+    area = page.locator(".st-key-label-item")
+    area.get_by_role("button", name="Skip").wait_for(timeout=90_000)
+    _wait_idle(page)
+    shown = area.locator("[data-testid=stCaptionContainer]").first.inner_text()
+    page.keyboard.press("1")  # 'lower'
+    page.get_by_text(shown, exact=True).wait_for(state="detached", timeout=30_000)
+    _wait_idle(page)
+    page.keyboard.press("u")
+    page.get_by_text(f"Undid {shown.removeprefix('Item ')} → lower.").wait_for(timeout=30_000)
+    assert project.labels() == {}
+    # A batch (as from a lasso on the map) is one action: the page says so before U.
+    batch = ["point-0100", "point-0101", "point-0102"]
+    project.label_many([(i, "upper") for i in batch], annotator="undo-tester", source="human")
+    _wait_idle(page)
+    page.keyboard.press("s")  # any rerun shows the warning
+    page.get_by_text("U now undoes a batch of 3 labels as upper, all at once.").wait_for(
+        timeout=30_000
+    )
+    _wait_idle(page)
+    page.keyboard.press("u")
+    page.get_by_text("Undid a batch of 3 labels as upper.").wait_for(timeout=30_000)
+    assert project.labels() == {}
+    # Review: A accepts with a confirmation, U undoes it.
+    truth = load_demo("moons").items.set_index("item_id")["label"]
+    project.label_many([(i, truth[i]) for i in truth.index[:6]], annotator="setup")
+    page.get_by_role("link", name="Review suggestions").click()
+    page.get_by_role("button", name="Accept").first.wait_for(timeout=60_000)
+    _wait_idle(page)
+    page.locator("h1").first.click()  # keys go to the page, not the sidebar
+    page.keyboard.press("a")
+    accepted = page.get_by_text(re.compile(r"^Accepted point-\d+ → (upper|lower)\.$"))
+    accepted.wait_for(timeout=30_000)
+    what = accepted.inner_text().removeprefix("Accepted ").removesuffix(".")
+    assert (project.events()["source"] == "accepted").sum() == 1
+    _wait_idle(page)
+    page.keyboard.press("u")
+    page.get_by_text(f"Undid the accepted suggestion {what}.").wait_for(timeout=30_000)
+    assert len(project.labels()) == 6
+    _shot(page, "review-undo")
+
+
 def test_import_asks_for_the_classes_and_labeling_starts_at_once(server, page, tmp_path, sms_path):
     url, data_dir = server
     lines = sms_path.read_text(encoding="utf-8").splitlines()[:401]
@@ -217,6 +274,7 @@ def test_import_asks_for_the_classes_and_labeling_starts_at_once(server, page, t
     labels = page.get_by_role("combobox", name="Existing labels (blank = unlabeled)")
     assert labels.input_value() == "Label"
     labels.click()
+    labels.fill("(none)")  # the list is filtered by what the box holds
     page.get_by_role("option", name="(none)", exact=True).click()
     page.get_by_role("button", name="Import").click()
     page.get_by_text("Name the classes to label, one per line").wait_for(timeout=30_000)

@@ -94,16 +94,20 @@ with item_area("label-item", (project.id, item_id)):
             shortcut=key,
             width="stretch",
         )
-    skip_col, undo_col, _ = st.columns([1, 1, 3])
+    skip_col, _ = st.columns([1, 4])
     skip_col.button("Skip", key=f"skip-{project.id}-{item_id}", on_click=session.skip,
                     args=(item_id,), shortcut="S", width="stretch")  # fmt: skip
-    with undo_col:
-        undo_button(f"undo-{project.id}")
-    if st.session_state.get(NOTE):
-        st.info(st.session_state[NOTE])
-    last = session.last_action()
-    if len(last) > 1:
-        what = describe_events(last, project.class_names_by_id())
-        st.warning(f"U now undoes {md(what)}, all at once.")
-    st.caption("Keys: the key shown on a class button picks it, S skips, U undoes your last "
-               "label. Keys per class can be changed on Projects and data.")  # fmt: skip
+
+# Undo acts on no particular item (it undoes this person's last action), so it stays put
+# outside the item's area.
+undo_col, _ = st.columns([1, 4])
+with undo_col:
+    undo_button(f"undo-{project.id}")
+if st.session_state.get(NOTE):
+    st.info(st.session_state[NOTE])
+last = session.last_action()
+if len(last) > 1:
+    st.warning(f"U now undoes {md(describe_events(last, project.class_names_by_id()))}, "
+               f"all at once.")  # fmt: skip
+st.caption("Keys: the key shown on a class button picks it, S skips, U undoes your last "
+           "label. Keys per class can be changed on Projects and data.")  # fmt: skip
