@@ -129,10 +129,13 @@ def test_app_entry_opens_the_label_page(data_dir):
 def test_export_page_offers_every_format_and_the_model(data_dir):
     run_page("export", DEMO_PREFIX + "moons")  # the first start creates the demos
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
-    project.label("point-0000", "upper", annotator="tester")
-    project.label("point-0001", "lower", annotator="tester")
+    project.label("point-0500", "upper", annotator="tester")
+    project.label("point-0900", "lower", annotator="tester")
     at = run_page("export", DEMO_PREFIX + "moons")
     assert not at.exception
+    preview = at.dataframe[1].value
+    assert list(preview["item_id"][:2]) == ["point-0500", "point-0900"]  # labeled rows first
+    assert set(preview["label"][2:]) == {"unlabeled"}
     at.button(key="train").click().run()
     labels = [b.label for b in at.get("download_button")]
     assert labels == [

@@ -56,3 +56,21 @@ def test_export_rows_carry_source_annotator_and_model_guess(store):
             "jsonl": lambda b: pd.read_json(io.BytesIO(b), lines=True),
         }[fmt](data)
         assert len(back) == 1000 and back.loc[0, "label"] == "upper"
+
+
+def test_export_rounds_are_whole_numbers_and_images_are_named_files(store):
+    import zipfile
+
+    from sslcore.demos import create_demo_project
+    from sslcore.export import image_file_names, images_zip
+
+    project = create_demo_project(store, "digits", "d")
+    project.label("digit-0001", "1", annotator="ann", source="accepted", model_round=43)
+    table = export_table(project)
+    assert str(table["model_round"].dtype) == "Int64"
+    assert to_bytes(table, "csv").decode().splitlines()[2].endswith(",43")
+    row = table.set_index("item_id").loc["digit-0001"]
+    assert row["content"] == "digit-0001.png"
+    archive = zipfile.ZipFile(io.BytesIO(images_zip(project.dataset())))
+    assert archive.namelist() == image_file_names(project.dataset())
+    assert archive.read("digit-0001.png") == project.dataset().items["image"].iloc[1]
