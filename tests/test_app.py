@@ -378,3 +378,21 @@ def test_review_confirms_an_accept_and_undoes_it(data_dir):
     assert at.success[0].value.startswith("Rejected ")
     at.button(key="undo_decision").click().run()
     assert not Store(data_dir).open_project(project.id).rejections()
+
+
+def test_class_balance_has_one_tick_per_class_in_project_order(data_dir):
+    import json
+
+    run_page("projects")
+    project = Store(data_dir).open_project(DEMO_PREFIX + "digits")
+    from sslcore.demos import load_demo
+
+    truth = load_demo("digits").items.set_index("item_id")["label"]
+    for item_id in truth.index[:30]:
+        project.label(item_id, truth[item_id], annotator="tester")
+    at = run_page("insights", DEMO_PREFIX + "digits")
+    assert not at.exception
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    balance = next(c for c in charts if c["data"][0]["type"] == "bar")
+    assert balance["layout"]["xaxis"]["type"] == "category"
+    assert balance["layout"]["xaxis"]["categoryarray"] == [str(d) for d in range(10)]
