@@ -112,7 +112,9 @@ class Strategy:
 
     name = "strategy"
     title = "Strategy"
-    """How the UI names the strategy."""
+    """How the UI names the strategy: short enough for a sidebar (about 25 characters)."""
+    description = ""
+    """One line on what it asks first, for the UI's help text."""
     needs_classes = True
     """Whether it needs two labeled classes; until then it hands out the cold start."""
 
@@ -149,6 +151,7 @@ class Strategy:
 class RandomSampling(Strategy):
     name = "random"
     title = "Random"
+    description = "any unlabeled item, as a baseline"
     needs_classes = False
 
     def scores(self, pool, positions, rng):
@@ -161,6 +164,7 @@ class RandomSampling(Strategy):
 class LeastConfidence(Strategy):
     name = "least_confidence"
     title = "Least confidence"
+    description = "items whose best class is weakest"
 
     def scores(self, pool, positions, rng):
         return least_confidence(pool.proba[positions])
@@ -172,7 +176,8 @@ class LeastConfidence(Strategy):
 
 class Margin(Strategy):
     name = "margin"
-    title = "Margin (smallest gap between the top two classes)"
+    title = "Margin"
+    description = "items with the smallest gap between the two likeliest classes"
 
     def scores(self, pool, positions, rng):
         return 1.0 - margin(pool.proba[positions])
@@ -184,6 +189,7 @@ class Margin(Strategy):
 class Entropy(Strategy):
     name = "entropy"
     title = "Entropy"
+    description = "items whose belief is spread over the most classes"
 
     def scores(self, pool, positions, rng):
         return entropy(pool.proba[positions])
@@ -198,7 +204,8 @@ class DensityWeightedMargin(Strategy):
     """Margin uncertainty times local density, so outliers are not asked first."""
 
     name = "density_margin"
-    title = "Margin, weighted by density"
+    title = "Margin × density"
+    description = "the smallest gaps among typical items, not outliers"
 
     def scores(self, pool, positions, rng):
         density = pool.density if pool.density is not None else np.ones(len(pool.ids))
@@ -212,7 +219,8 @@ class Disagreement(Strategy):
     """Where label spreading and self-training disagree."""
 
     name = "disagreement"
-    title = "Propagation vs self-training disagreement"
+    title = "Two models disagree"
+    description = "items where label spreading and self-training disagree"
 
     def scores(self, pool, positions, rng):
         if pool.other_proba is None:
@@ -240,7 +248,8 @@ class ColdStart(Strategy):
     """
 
     name = "cold_start"
-    title = "Diversity (representative, spread-out items)"
+    title = "Diversity"
+    description = "representative items far from everything labeled"
     needs_classes = False
 
     def query(self, pool: Pool, n: int, *, seed: int = 0) -> list[Suggestion]:

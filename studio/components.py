@@ -23,8 +23,10 @@ def strategy_picker(key: str = "strategy") -> str:
         index=STRATEGIES.index(DEFAULT_STRATEGY),
         format_func=lambda name: STRATEGY_CLASSES[name].title,
         key=key,
-        help="How the next item to label is chosen. Before two classes have labels, the "
-        "uncertainty strategies pick representative, diverse items.",
+        help="How the next item to label is chosen:\n\n"
+        + "\n".join(f"- {c.title}: {c.description}" for c in STRATEGY_CLASSES.values())
+        + "\n\nBefore two classes have labels, all but Random start with representative, "
+        "diverse items.",
     )
 
 

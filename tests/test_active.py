@@ -185,3 +185,11 @@ def test_the_planned_first_items_say_what_they_are_once_labels_exist(moons):
     reason = learner.query("margin", 1)[0].reason
     assert "no one has labeled" not in reason
     assert reason.endswith("7 of them left before the model's doubts choose")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_has_a_title_that_fits_a_sidebar_and_a_description(strategy):
+    from sslcore.active import STRATEGY_CLASSES
+
+    chosen = STRATEGY_CLASSES[strategy]
+    assert 0 < len(chosen.title) <= 25 and chosen.description
