@@ -396,3 +396,22 @@ def test_class_balance_has_one_tick_per_class_in_project_order(data_dir):
     balance = next(c for c in charts if c["data"][0]["type"] == "bar")
     assert balance["layout"]["xaxis"]["type"] == "category"
     assert balance["layout"]["xaxis"]["categoryarray"] == [str(d) for d in range(10)]
+
+
+def test_a_table_row_shows_where_it_sits_on_the_map(data_dir):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from studio.charts import mini_map
+
+    coords = np.array([[0.0, 0.0], [10.0, 10.0], [10.0, 0.0]])
+    picture = np.asarray(Image.open(io.BytesIO(mini_map(coords, 2, size=100))))
+    red = np.argwhere((picture[..., 0] > 200) & (picture[..., 1] < 80))
+    row, column = red.mean(axis=0)
+    assert column > 80 and row > 80  # bottom right: x high, y low
+    at = run_page("label", DEMO_PREFIX + "moons")
+    assert not at.exception
+    captions = [image.proto.imgs[0].caption for image in at.get("image")]
+    assert captions == ["Where it sits on the map (red ring)"]

@@ -5,6 +5,7 @@ import streamlit as st
 
 from sslcore.review import likely_mistakes, pseudo_labels
 from sslcore.session import bulk_candidates, describe_events
+from studio.charts import mini_map
 from studio.components import md, show_item
 from studio.live import labeling_session
 from studio.state import require_annotator, require_project
@@ -25,7 +26,10 @@ if predictions.proba.shape[1] == 0:
 
 
 def show(item_id: str) -> None:
-    show_item(live.item(item_id), dataset.kind, dataset.feature_columns)
+    location = None
+    if dataset.kind == "tabular":  # numbers alone do not say where the item is
+        location = mini_map(live.layout()[0], live.engine.position(item_id))
+    show_item(live.item(item_id), dataset.kind, dataset.feature_columns, location=location)
 
 
 NOTE, LAST = f"review-note-{project.id}", f"review-last-{project.id}"
