@@ -378,6 +378,23 @@ class LabelingSession:
             ((i, class_name) for i in item_ids), annotator=self.annotator, source="human"
         )
 
+    def label_grid(
+        self, shown: Iterable[str], left_out: Iterable[str], class_name: str
+    ) -> tuple[str | None, int]:
+        """Label the items of a grid the person did not leave out, as one undoable batch.
+
+        Items someone labeled since the grid was shown keep their label. Returns the
+        batch id (None if nothing was left to label) and how many items it labeled.
+        """
+        odd, labeled = set(left_out), self.project.labels()
+        rest = [i for i in dict.fromkeys(shown) if i not in odd and i not in labeled]
+        if not rest:
+            return None, 0
+        batch = self.project.label_many(
+            ((i, class_name) for i in rest), annotator=self.annotator, source="human"
+        )
+        return batch, len(rest)
+
     # The Review page ---------------------------------------------------------------
 
     def correct(self, item_id: str, class_name: str) -> int:

@@ -22,6 +22,7 @@ def main() -> None:
             st.Page(PAGES / "projects.py", title="Projects and data",
                     icon=":material/folder_open:"),
             st.Page(PAGES / "label.py", title="Label", icon=":material/label:", default=True),
+            st.Page(PAGES / "grid.py", title="Grid", icon=":material/grid_view:"),
             st.Page(PAGES / "review.py", title="Review suggestions",
                     icon=":material/fact_check:"),
             st.Page(PAGES / "map.py", title="Map", icon=":material/scatter_plot:"),

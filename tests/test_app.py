@@ -415,3 +415,26 @@ def test_a_table_row_shows_where_it_sits_on_the_map(data_dir):
     assert not at.exception
     captions = [image.proto.imgs[0].caption for image in at.get("image")]
     assert captions == ["Where it sits on the map (red ring)"]
+
+
+def test_grid_labels_all_but_the_items_left_out(data_dir):
+    project = _labeled_moons(data_dir)
+    at = run_page("grid", DEMO_PREFIX + "moons")
+    assert not at.exception
+    assert at.subheader[0].value == "24 items the model is most sure are 'lower'"
+    toggles = [b for b in at.button if b.label == "Leave out"]
+    assert len(toggles) == 24
+    shown = [b.key.removeprefix(f"grid-toggle-{project.id}-") for b in toggles]
+    toggles[3].click().run()
+    assert sum(b.label == "Put back" for b in at.button) == 1
+    next(b for b in at.button if b.label == "Label 23 items as lower").click().run()
+    labels = Store(data_dir).open_project(project.id).labels()
+    assert shown[3] not in labels
+    assert all(labels[i] == "lower" for i in shown if i != shown[3])
+    events = Store(data_dir).open_project(project.id).events()
+    assert events["batch_id"].iloc[-23:].nunique() == 1
+    following = [b.key.removeprefix(f"grid-toggle-{project.id}-") for b in at.button
+                 if b.label == "Leave out"]  # fmt: skip
+    assert following and not set(following) & set(shown)  # the next grid: new items
+    note = "Labeled 23 items as lower; left out 1. U undoes them at once."
+    assert at.success[0].value == md(note)

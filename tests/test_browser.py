@@ -260,6 +260,38 @@ def test_undo_says_what_it_undid_on_label_and_review(server, page):
     _shot(page, "review-undo")
 
 
+def test_grid_from_the_keyboard_leaves_out_the_odd_ones_and_labels_the_rest(server, page):
+    from urllib.parse import quote
+
+    from sslcore.demos import create_demo_project, load_demo
+
+    url, data_dir = server
+    project = create_demo_project(Store(data_dir), "digits", "grid digits")
+    truth = load_demo("digits").items.set_index("item_id")["label"]
+    project.label_many([(i, truth[i]) for i in truth.index[:40]], annotator="setup")
+    page.goto(f"{url}/grid?project={quote(project.name)}")
+    sign_in(page, "grid-tester")
+    page.get_by_text("24 items the model is most sure are '0'").wait_for(timeout=90_000)
+    _wait_idle(page)
+    prefix = f"st-key-grid-toggle-{project.id}-"
+    tiles = page.evaluate(
+        """(prefix) => [...document.querySelectorAll(`[class*="${prefix}"]`)].map(
+             (el) => [...el.classList].find((c) => c.startsWith(prefix)).slice(prefix.length))""",
+        prefix,
+    )
+    assert len(tiles) == 24
+    page.locator("h1").first.click()  # keys go to the page
+    page.keyboard.press("a")  # the first tile's key: leave it out
+    page.get_by_role("button", name="Put back").wait_for(timeout=30_000)
+    _wait_idle(page)
+    _shot(page, "grid")
+    page.keyboard.press("Enter")
+    page.get_by_text("Labeled 23 items as 0; left out 1.").wait_for(timeout=30_000)
+    labels = project.labels()
+    assert tiles[0] not in labels
+    assert all(labels[i] == "0" for i in tiles[1:])
+
+
 def test_import_asks_for_the_classes_and_labeling_starts_at_once(server, page, tmp_path, sms_path):
     url, data_dir = server
     lines = sms_path.read_text(encoding="utf-8").splitlines()[:401]
