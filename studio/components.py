@@ -55,26 +55,38 @@ def md(value) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
 
 
-def item_area(key: str, identity) -> DeltaGenerator:
-    """A container for what belongs to one item (its content, its buttons), emptied at once
-    when ``identity`` (e.g. project and item id) changes.
+class ItemArea:
+    """Two places for what belongs to one item (its content, its buttons); the item's
+    elements go in one of them, and whatever was shown before goes at once.
 
     Streamlit keeps a previous run's elements on screen, dimmed, until the new run
     replaces them one by one, and a container drawn where one was inherits the old
     one's elements: the previous item's buttons stayed clickable under the next
-    item's caption. So the area alternates between two places: the place the
-    previous item had is emptied first thing, and the new item goes where an empty
-    placeholder was, with nothing to inherit. (An empty placeholder and a container
-    sent to one place in one run reach the browser as the container alone, so
-    emptying the old place first is the only way to clear it.)
+    item's caption. So the area alternates between two places: both are emptied
+    when the area is created, and a new item goes where the previous one was not,
+    with nothing to inherit. (An empty placeholder and a container sent to one
+    place in one go reach the browser as the container alone, so the same item
+    redrawn keeps its elements without a flicker.) Create the area before anything
+    slow in the run, so an old item never waits on screen under a new title.
     """
-    marker = f"{key}-showing"
-    shown, place = st.session_state.get(marker, (None, 0))
-    if shown != identity:
-        place = 1 - place
-    places = [st.empty(), st.empty()]
-    st.session_state[marker] = (identity, place)
-    return places[place].container(key=key)
+
+    def __init__(self, key: str):
+        self.key = key
+        self._places = [st.empty(), st.empty()]
+
+    def container(self, identity) -> DeltaGenerator:
+        """The container for the item called ``identity`` (e.g. project and item id)."""
+        marker = f"{self.key}-showing"
+        shown, place = st.session_state.get(marker, (None, 0))
+        if shown != identity:
+            place = 1 - place
+        st.session_state[marker] = (identity, place)
+        return self._places[place].container(key=self.key)
+
+
+def item_area(key: str, identity) -> DeltaGenerator:
+    """:class:`ItemArea` created and filled at once."""
+    return ItemArea(key).container(identity)
 
 
 def show_item(row: dict, kind: str, feature_columns=(), *, location: bytes | None = None) -> None:

@@ -106,7 +106,7 @@ def _picked_project(page) -> str:
 
 
 def _title(page, text: str) -> None:
-    page.locator("h1", has_text=text).first.wait_for(timeout=60_000)
+    page.locator("h1", has_text=text).first.wait_for(timeout=120_000)
 
 
 def test_the_project_stays_open_across_pages_reloads_and_links(server, page, browser):

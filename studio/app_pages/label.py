@@ -5,12 +5,17 @@ import streamlit as st
 from sslcore.keys import class_keys
 from sslcore.session import describe_events
 from studio.charts import mini_map
-from studio.components import item_area, md, show_item, strategy_picker
+from studio.components import ItemArea, md, show_item, strategy_picker
 from studio.live import build_progress, early_labeling_session
 from studio.state import require_annotator, require_project
 
 project = require_project()
 require_annotator()
+st.title(f"Label · {md(project.name)}")
+# Every place on the page is laid out before anything that may wait (a build starting):
+# what the previous run showed (another project's item, after a switch) goes at once.
+building, progress = st.empty(), st.empty()
+area = ItemArea("label-item")
 session = early_labeling_session(project, strategy_picker())
 live = session.live
 dataset = project.dataset()
@@ -33,19 +38,20 @@ def undo_button(key: str) -> None:
     st.button("Undo last", key=key, on_click=undo, shortcut="U", width="stretch")
 
 
-st.title(f"Label · {md(project.name)}")
 if not classes:
     st.warning("This project has no classes yet: add them on **Projects and data**.")
     st.stop()
 if live is None:
-    build_progress(project)
-    st.caption("Meanwhile, label items picked at random: the model learns from them once ready.")
+    with building.container():
+        build_progress(project)
+        st.caption("Meanwhile, label items picked at random: the model learns from them once "
+                   "ready.")  # fmt: skip
 
 if session.current is None:
     session.next_item()
 suggestion = session.current
 done, total = len(project.state().labels), dataset.n_items
-st.progress(
+progress.progress(
     done / total, text=f"{done:,} / {total:,} labeled · {session.labeled_count} this session"
 )
 
@@ -64,7 +70,7 @@ item_id = suggestion.item_id
 # Everything drawn for this item, its buttons included, goes when the item changes; every
 # button's key and arguments carry the item it was drawn for, so a press that reaches the
 # server after the screen moved on is refused (LabelingSession.label), never given to another.
-with item_area("label-item", (project.id, item_id)):
+with area.container((project.id, item_id)):
     position = live.engine.position(item_id) if live is not None else None
     left, right = st.columns([3, 2])
     with left:
