@@ -11,13 +11,18 @@ enough other candidates exist, so it has no near-duplicates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .errors import PoolExhaustedError
+
+QUEUED_REASON = "You queued it from the map."
+UNDONE_REASON = "You undid its label."
+EARLY_REASON = "Picked at random while the model is being prepared."
+"""Why an item is on screen when no strategy chose it."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,9 @@ class Strategy:
 
     name = "strategy"
     title = "Strategy"
-    """How the UI names the strategy."""
+    """How the UI names the strategy: short enough for a sidebar (about 25 characters)."""
+    description = ""
+    """One line on what it asks first, for the UI's help text."""
     needs_classes = True
     """Whether it needs two labeled classes; until then it hands out the cold start."""
 
@@ -144,6 +151,7 @@ class Strategy:
 class RandomSampling(Strategy):
     name = "random"
     title = "Random"
+    description = "any unlabeled item, as a baseline"
     needs_classes = False
 
     def scores(self, pool, positions, rng):
@@ -156,57 +164,63 @@ class RandomSampling(Strategy):
 class LeastConfidence(Strategy):
     name = "least_confidence"
     title = "Least confidence"
+    description = "items whose best class is weakest"
 
     def scores(self, pool, positions, rng):
         return least_confidence(pool.proba[positions])
 
     def reason(self, pool, position, score):
-        return f"The model's best guess has only {1 - score:.0%} confidence"
+        best = pool.classes[int(pool.proba[position].argmax())]
+        return f"The model's best guess, {best!r}, has only {1 - score:.0%} confidence"
 
 
 class Margin(Strategy):
     name = "margin"
-    title = "Margin (smallest gap between the top two classes)"
+    title = "Margin"
+    description = "items with the smallest gap between the two likeliest classes"
 
     def scores(self, pool, positions, rng):
         return 1.0 - margin(pool.proba[positions])
 
     def reason(self, pool, position, score):
-        first, second = _top_two(pool, position)
-        return f"Torn between {first!r} and {second!r} (margin {1 - score:.2f})"
+        return f"Torn between {_top_two_text(pool, position)}"
 
 
 class Entropy(Strategy):
     name = "entropy"
     title = "Entropy"
+    description = "items whose belief is spread over the most classes"
 
     def scores(self, pool, positions, rng):
         return entropy(pool.proba[positions])
 
     def reason(self, pool, position, score):
-        return f"The model spreads its belief over several classes (entropy {score:.2f})"
+        order = np.argsort(pool.proba[position])[::-1][:3]
+        spread = ", ".join(f"{pool.classes[int(c)]!r} {pool.proba[position, c]:.0%}" for c in order)
+        return f"The model spreads its belief over several classes: {spread}"
 
 
 class DensityWeightedMargin(Strategy):
     """Margin uncertainty times local density, so outliers are not asked first."""
 
     name = "density_margin"
-    title = "Margin, weighted by density"
+    title = "Margin × density"
+    description = "the smallest gaps among typical items, not outliers"
 
     def scores(self, pool, positions, rng):
         density = pool.density if pool.density is not None else np.ones(len(pool.ids))
         return (1.0 - margin(pool.proba[positions])) * density[positions]
 
     def reason(self, pool, position, score):
-        first, second = _top_two(pool, position)
-        return f"Typical item, yet torn between {first!r} and {second!r}"
+        return f"Typical item, yet torn between {_top_two_text(pool, position)}"
 
 
 class Disagreement(Strategy):
     """Where label spreading and self-training disagree."""
 
     name = "disagreement"
-    title = "Propagation vs self-training disagreement"
+    title = "Two models disagree"
+    description = "items where label spreading and self-training disagree"
 
     def scores(self, pool, positions, rng):
         if pool.other_proba is None:
@@ -234,7 +248,8 @@ class ColdStart(Strategy):
     """
 
     name = "cold_start"
-    title = "Diversity (representative, spread-out items)"
+    title = "Diversity"
+    description = "representative items far from everything labeled"
     needs_classes = False
 
     def query(self, pool: Pool, n: int, *, seed: int = 0) -> list[Suggestion]:
@@ -311,10 +326,12 @@ def _sq_distances(A, B):
     return np.maximum((A * A).sum(1)[:, None] - 2 * A @ B.T + (B * B).sum(1)[None, :], 0.0)
 
 
-def _top_two(pool: Pool, position: int) -> tuple[str, str]:
-    order = np.argsort(pool.proba[position])[::-1]
+def _top_two_text(pool: Pool, position: int) -> str:
+    """``'9' (48%) and '3' (47%)``: the two likeliest classes with their probabilities."""
+    proba = pool.proba[position]
+    order = np.argsort(proba)[::-1]
     second = order[1] if order.size > 1 else order[0]
-    return pool.classes[int(order[0])], pool.classes[int(second)]
+    return " and ".join(f"{pool.classes[int(c)]!r} ({proba[c]:.0%})" for c in (order[0], second))
 
 
 def _check_pool(pool: Pool, n: int) -> np.ndarray:
@@ -433,8 +450,20 @@ class ActiveLearner:
         if chosen.needs_classes or chosen.name == ColdStart.name:
             planned = self._planned_cold_start(max(n, self.cold_start_batch), seed)
             if len(planned) >= n:
-                return planned[:n]
+                return [self._planned_reason(s, len(planned)) for s in planned[:n]]
         return self._query(chosen, n, seed)
+
+    def _planned_reason(self, suggestion: Suggestion, left: int) -> Suggestion:
+        """Once labels exist, a planned item is no longer from a group 'no one has labeled':
+        say what it is."""
+        if not self.engine.labeled.any():
+            return suggestion
+        size = len(self._cold_plan or ())
+        reason = (
+            f"Typical of one of {size} groups picked at the start to cover the data; "
+            f"{left} of them left before the model's doubts choose"
+        )
+        return replace(suggestion, reason=reason)
 
     def _query(self, chosen: Strategy, n: int, seed: int) -> list[Suggestion]:
         engine = self.engine

@@ -153,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--id-column")
     importer.add_argument("--label-column")
     importer.add_argument("--features", default="auto", help=FEATURES_HELP)
+    importer.add_argument(
+        "--classes", help="comma-separated classes to label (besides those of --label-column)"
+    )
     importer.set_defaults(run=_run_import)
 
     doctor = commands.add_parser(
@@ -279,6 +282,10 @@ def _run_app(args) -> int:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
         *_host_check_options(args),
+        # A key press during a run waits for the run to end instead of starting a second
+        # one beside it: every run then draws its item, and two runs never handle presses
+        # on one labeling session at once (see .streamlit/config.toml).
+        "--runner.fastReruns", "false",
     ]  # fmt: skip
     print(
         f"sslabel: serving the studio on http://{args.host}:{args.port} "
@@ -411,7 +418,10 @@ def _run_import(args) -> int:
     # A missing extra or model, or one for other items, fails before anything is written.
     method = check_method(dataset, method_from_user(args.features), load=True)
     settings = {} if method == "auto" else {SETTING: method}
-    project = _store(args).create_project(args.name or args.path.stem, dataset, settings=settings)
+    classes = [c.strip() for c in (args.classes or "").split(",") if c.strip()]
+    project = _store(args).create_project(
+        args.name or args.path.stem, dataset, settings=settings, class_names=classes
+    )
     print(
         f"imported {project.n_items} {project.kind} items into project {project.name!r} "
         f"({len(project.labels())} labeled)",
@@ -422,6 +432,8 @@ def _run_import(args) -> int:
         featurize(project.dataset(), method=method, cache=project.cache,
                   progress=_stderr_progress())  # fmt: skip
         print(f"features ({resolve_method(dataset, method)}) computed and cached")
+    if len(project.class_names()) < 2:
+        print("add the classes to label with --classes, or on the studio's Projects page")
     return 0
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 
 import joblib
 import numpy as np
@@ -24,6 +25,7 @@ from .features import (
     tabular_transformer,
 )
 from .images import ImagePixels
+from .loaders import IMAGE_SUFFIXES
 
 FORMATS = ("csv", "parquet", "jsonl")
 MODEL_TEXT_DIM = 100
@@ -77,6 +79,7 @@ def export_table(
             )
         rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
+    table["model_round"] = table["model_round"].astype("Int64")  # 43, not 43.0, in every format
     if predictions is not None:
         guess = predictions.set_index(ID).reindex(table["item_id"])
         unlabeled = table["label"].isna().to_numpy()
@@ -89,14 +92,49 @@ def export_table(
 
 
 def _content_refs(dataset) -> list:
-    """What identifies an item's content in an export: its text, image name, or row."""
+    """What identifies an item's content in an export: its text, image file, or row."""
     items = dataset.items
     if dataset.kind == "text":
         return list(items[TEXT])
     if dataset.kind == "image":
-        return list(items[ID])  # the image's path inside the imported folder or zip
+        return image_file_names(dataset)
     records = items[list(dataset.feature_columns)].to_dict("records")
     return [json.dumps(r, default=_json_default) for r in records]
+
+
+def image_file_names(dataset) -> list[str]:
+    """The file name of every image: its path inside the imported folder or zip, or (for
+    images that came without one, like the digits demo) its id with the image's own
+    suffix. :func:`images_zip` holds the images under these names.
+
+    Examples
+    --------
+    >>> from sslcore.demos import load_demo
+    >>> image_file_names(load_demo("digits"))[:2]
+    ['digit-0000.png', 'digit-0001.png']
+    """
+    from PIL import Image
+
+    names = []
+    for item_id, data in zip(dataset.items[ID], dataset.items[IMAGE], strict=True):
+        if PurePosixPath(item_id).suffix.lower() in IMAGE_SUFFIXES:
+            names.append(str(item_id))
+            continue
+        with Image.open(io.BytesIO(data)) as image:
+            suffix = (image.format or "png").lower().replace("jpeg", "jpg")
+        names.append(f"{item_id}.{suffix}")
+    return names
+
+
+def images_zip(dataset) -> bytes:
+    """Every image of an image dataset in one .zip, under :func:`image_file_names`."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in zip(image_file_names(dataset), dataset.items[IMAGE], strict=True):
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def _json_default(value):

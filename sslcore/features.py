@@ -61,7 +61,7 @@ def featurize(
     progress : callable, optional
         ``progress(fraction, message)``, called as the work advances (per block of
         rows for tables, per image, per stage for text), so a caller can tell the
-        time left (:func:`sslcore.progress.with_time_left`).
+        time left (:class:`sslcore.progress.ProgressTracker`).
 
     Returns
     -------
@@ -291,15 +291,23 @@ def text_vectorizers() -> tuple:
     return words, chars
 
 
-def text_tfidf(texts: list[str], *, n_components: int = TEXT_DIM) -> np.ndarray:
+def text_tfidf(
+    texts: list[str],
+    *,
+    n_components: int = TEXT_DIM,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
     """TF-IDF on word 1-2 grams and character 2-5 grams, TruncatedSVD, unit rows.
+
+    ``progress(fraction)`` is called after each step; the SVD's power iterations, most of
+    the time on a few thousand texts, report one by one.
 
     Examples
     --------
     >>> text_tfidf(["refund my card", "card refund", "app crashes", "crash on open"]).shape
     (4, 3)
     """
-    return TextTfidf(n_components=n_components).fit_transform(texts)
+    return TextTfidf(n_components=n_components).fit_transform(texts, progress=progress)
 
 
 class TextTfidf(TransformerMixin, BaseEstimator):
@@ -330,14 +338,13 @@ class TextTfidf(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None, *, progress: Callable[[float], None] | None = None):
         import scipy.sparse as sp
-        from sklearn.decomposition import TruncatedSVD
         from sklearn.preprocessing import normalize
 
         progress = progress or _quiet
         texts = _clean_texts(X)
         self.vectorizers_, blocks = [], []
-        # Shares of the time measured on SMS spam: words ~15%, characters ~55%, SVD ~30%.
-        for vectorizer, done in zip(text_vectorizers(), (0.15, 0.7), strict=True):
+        # Measured on 5,574 SMS: words take ~2% of the time, characters ~8%, the SVD the rest.
+        for vectorizer, done in zip(text_vectorizers(), (0.02, 0.1), strict=True):
             try:
                 blocks.append(vectorizer.fit_transform(texts))
             except ValueError:  # empty vocabulary
@@ -345,15 +352,15 @@ class TextTfidf(TransformerMixin, BaseEstimator):
             finally:
                 progress(done)
             self.vectorizers_.append(vectorizer)
-        self.svd_ = None
+        self.components_ = None
         if not blocks:
             return np.zeros((len(texts), 1), np.float32)
         M = sp.hstack(blocks).tocsr()
         k = min(self.n_components, M.shape[1] - 1, len(texts) - 1)
         if k < 1:
             return normalize(M).toarray().astype(np.float32)
-        self.svd_ = TruncatedSVD(k, algorithm="randomized", random_state=0)
-        return normalize(self.svd_.fit_transform(M)).astype(np.float32)
+        self.components_ = truncated_svd(M, k, progress=lambda f: progress(0.1 + 0.9 * f))
+        return normalize(M @ self.components_.T).astype(np.float32)
 
     def transform(self, X):
         import scipy.sparse as sp
@@ -363,9 +370,52 @@ class TextTfidf(TransformerMixin, BaseEstimator):
         if not self.vectorizers_:
             return np.zeros((len(texts), 1), np.float32)
         M = sp.hstack([v.transform(texts) for v in self.vectorizers_]).tocsr()
-        if self.svd_ is None:
+        if self.components_ is None:
             return normalize(M).toarray().astype(np.float32)
-        return normalize(self.svd_.transform(M)).astype(np.float32)
+        return normalize(M @ self.components_.T).astype(np.float32)
+
+
+SVD_POWER_ITERATIONS = 5
+SVD_OVERSAMPLES = 10
+
+
+def truncated_svd(
+    M, n_components: int, *, progress: Callable[[float], None] | None = None
+) -> np.ndarray:
+    """The ``components_`` of ``TruncatedSVD(n_components, algorithm="randomized",
+    random_state=0)`` fitted on ``M``, computed step by step so that each power iteration
+    can report progress.
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import TruncatedSVD
+    >>> M = np.random.default_rng(0).random((30, 12))
+    >>> expected = TruncatedSVD(3, algorithm="randomized", random_state=0).fit_transform(M)
+    >>> bool(np.allclose(M @ truncated_svd(M, 3).T, expected))
+    True
+    """
+    from scipy import linalg
+    from sklearn.utils.extmath import svd_flip
+
+    progress = progress or _quiet
+    # The same steps and random draws as scikit-learn's randomized_svd (Halko et al. 2011):
+    # the range of the wider side is found by LU-normalised power iterations.
+    transpose = M.shape[0] < M.shape[1]
+    A = M.T if transpose else M
+    Q = np.random.RandomState(0).normal(size=(A.shape[1], n_components + SVD_OVERSAMPLES))
+    steps = SVD_POWER_ITERATIONS + 1
+    for step in range(SVD_POWER_ITERATIONS):
+        Q, _ = linalg.lu(A @ Q, permute_l=True, check_finite=False)
+        Q, _ = linalg.lu(A.T @ Q, permute_l=True, check_finite=False)
+        progress((step + 1) / steps)
+    Q, _ = linalg.qr(A @ Q, mode="economic", check_finite=False)
+    U_hat, _, Vt = linalg.svd(Q.T @ A, full_matrices=False, lapack_driver="gesdd")
+    U = Q @ U_hat
+    if transpose:
+        U, Vt = Vt.T, U.T
+    _, Vt = svd_flip(U[:, :n_components], Vt[:n_components], u_based_decision=False)
+    progress(1.0)
+    return Vt
 
 
 def _clean_texts(texts) -> list[str]:

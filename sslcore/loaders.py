@@ -18,6 +18,7 @@ import sys
 import warnings
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -195,7 +196,32 @@ def _read_delimited(text: str, name: str, *, tab: bool) -> pd.DataFrame:
     dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:  # pandas would silently rename the second one 'x.1'
         raise DataError(f"{name}: the column name(s) {dupes} appear more than once; rename them.")
+    lines = _record_lines(text, delimiter, quoting)
+    if len(lines) == len(table):
+        table.attrs[LINES] = lines
     return table
+
+
+LINES = "lines"
+"""``table.attrs`` key: the line (as an editor counts, header = 1) each row starts on."""
+
+
+def _record_lines(text: str, delimiter: str, quoting: int) -> list[int]:
+    """The line each data record starts on; a quoted value may span several lines."""
+    previous = csv.field_size_limit(sys.maxsize)
+    try:
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
+        next(reader, None)
+        starts, end = [], reader.line_num
+        for row in reader:
+            if row:  # pandas skips blank lines too
+                starts.append(end + 1)
+            end = reader.line_num
+        return starts
+    except csv.Error:
+        return []
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _header(text: str, delimiter: str) -> list[str]:
@@ -212,11 +238,12 @@ def _too_many_fields(text: str, delimiter: str, quoting: int, name: str) -> Data
     try:
         rows = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
         width = len(next(rows))
-        where = "a row has more fields"
-        for number, row in enumerate(rows, start=1):
+        where, start = "a row has more fields", rows.line_num
+        for row in rows:
             if len(row) > width:
-                where = f"row {number} has {len(row)} fields"
+                where = f"line {start + 1} has {len(row)} fields"
                 break
+            start = rows.line_num
     finally:
         csv.field_size_limit(previous)
     return DataError(
@@ -256,7 +283,7 @@ def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
 
 
 def _read_jsonl(text: str, name: str) -> pd.DataFrame:
-    records = []
+    records, lines = [], []
     # Split on "\n" only: splitlines() also breaks at U+2028, U+0085 and friends, which
     # JSON writers leave unescaped inside strings (json.dumps(..., ensure_ascii=False)).
     for number, line in enumerate(text.split("\n"), start=1):
@@ -280,9 +307,56 @@ def _read_jsonl(text: str, name: str) -> pd.DataFrame:
                 f'like {{"text": "...", "label": "..."}}.'
             )
         records.append(record)
+        lines.append(number)
     if not records:
         raise DataError(f"{name}: the file is empty; it needs one JSON object per line.")
-    return pd.DataFrame.from_records(records)
+    table = pd.DataFrame.from_records(records)
+    table.attrs[LINES] = lines
+    return table
+
+
+LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "target", "intent", "y")
+ID_COLUMN_NAMES = ("id", "item_id", "uid", "key")
+
+
+@dataclass(frozen=True)
+class ColumnGuess:
+    """Which columns of a table most likely hold the text, the labels and the ids."""
+
+    text: str | None
+    label: str | None
+    id: str | None
+
+
+def guess_columns(table: pd.DataFrame) -> ColumnGuess:
+    """The import form's defaults: the text is the column of strings with the longest
+    values; labels and ids are columns named so (ids only when unique).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"Label": ["ham", "spam"], "SMS": ["Ok lar... Joking", "WIN a prize now"]})
+    >>> guess_columns(t)
+    ColumnGuess(text='SMS', label='Label', id=None)
+    """
+
+    def named(names) -> list[str]:
+        return [c for c in table.columns if str(c).strip().lower() in names]
+
+    label = next(iter(named(LABEL_COLUMN_NAMES)), None)
+    unique = [c for c in named(ID_COLUMN_NAMES) if table[c].is_unique]
+    identifier = next(iter(unique), None)
+    text, longest = None, 0.0
+    for column in table.columns:
+        if column in (label, identifier):
+            continue
+        values = table[column].head(2000)
+        strings = values[values.map(lambda v: isinstance(v, str) and v.strip() != "")]
+        if strings.empty or pd.to_numeric(strings, errors="coerce").notna().mean() > 0.5:
+            continue  # numbers kept as text (CSV cells are strings) are not the text
+        length = float(strings.str.len().mean())
+        if length > longest:
+            text, longest = column, length
+    return ColumnGuess(text, label, identifier)
 
 
 def dataset_from_table(
@@ -330,7 +404,7 @@ def dataset_from_table(
                 f"{name}: there is no column '{column}'. Columns are: {_column_list(table)}."
             )
         if column is not None:
-            _refuse_nested(table[column], column, name)
+            _refuse_nested(table, column, name)
     _refuse_label_leak(name, text_column, feature_columns, label_column)
     notes = list(table.attrs.get(WARNINGS, []))
     items = pd.DataFrame({ID: _ids(table, id_column, name)})
@@ -339,9 +413,9 @@ def dataset_from_table(
         kind, features = "text", ()
     else:
         for column in feature_columns:
-            items[column] = _feature(table[column], column, name, notes)
+            items[column] = _feature(table, column, name, notes)
         kind, features = "tabular", tuple(feature_columns)
-    items[LABEL] = _labels(table[label_column], label_column, name, notes) if label_column else None
+    items[LABEL] = _labels(table, label_column, name, notes) if label_column else None
     return Dataset(Path(name).stem, kind, items, features, warnings=tuple(notes))
 
 
@@ -362,16 +436,17 @@ def _refuse_label_leak(name, text_column, feature_columns, label_column) -> None
             )
 
 
-def _refuse_nested(column: pd.Series, column_name: str, name: str) -> None:
+def _refuse_nested(table: pd.DataFrame, column_name: str, name: str) -> None:
     """Lists, objects or arrays in a cell (Parquet list/struct columns, nested JSON) have no
     reading as one text, number or category; str() of them silently made ids like '[1 2]'."""
+    column = table[column_name]
     if pd.api.types.infer_dtype(column, skipna=True) not in ("mixed", "mixed-integer", "unknown"):
         return  # one C pass settles the common case: all strings, all numbers, ...
     for position, value in enumerate(column):
         if isinstance(value, list | tuple | dict | set | np.ndarray):
             kind = "an object" if isinstance(value, dict) else "a list"
             raise DataError(
-                f"{name}: row {_row(position)}, column '{column_name}' holds {kind} "
+                f"{name}: {_where(table, position)}, column '{column_name}' holds {kind} "
                 f"({_short(value)}), not a single text, number or category. Pick another "
                 f"column, or flatten it into one column per value."
             )
@@ -397,9 +472,17 @@ def _column_list(table: pd.DataFrame) -> str:
     return ", ".join(f"'{c}'" for c in table.columns)
 
 
-def _row(position: int) -> int:
-    """The 1-based data row a user sees (the header is not counted)."""
-    return int(position) + 1
+def _place(table: pd.DataFrame, position: int) -> tuple[str, int]:
+    """Where a row is, as the person can find it: ("line", 4) in a text file (as an editor
+    counts, header included), else ("row", 3) (1-based, e.g. in a Parquet file)."""
+    lines = table.attrs.get(LINES)
+    if lines is not None and len(lines) == len(table):
+        return "line", lines[int(position)]
+    return "row", int(position) + 1
+
+
+def _where(table: pd.DataFrame, position: int) -> str:
+    return "{} {}".format(*_place(table, position))
 
 
 def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
@@ -410,14 +493,14 @@ def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
     blank = [i for i, v in enumerate(ids) if v is None or v == ""]
     if blank:
         raise DataError(
-            f"{name}: row {_row(blank[0])}, column '{id_column}': the item id is blank "
+            f"{name}: {_where(table, blank[0])}, column '{id_column}': the item id is blank "
             f"({len(blank)} blank id(s) in all). Fill in every id or import without an id column."
         )
     seen: dict[str, int] = {}
     for position, value in enumerate(ids):
         if value in seen:
             first, second = raw[seen[value]], raw[position]
-            rows = f"(row {_row(seen[value])}) and {_cell(second)} (row {_row(position)})"
+            rows = f"({_where(table, seen[value])}) and {_cell(second)} ({_where(table, position)})"
             if str(first) != str(second) and str(first).strip() == str(second).strip():
                 raise DataError(
                     f"{name}: column '{id_column}': the ids {_cell(first)} {rows} are the "
@@ -428,9 +511,10 @@ def _ids(table: pd.DataFrame, id_column: str | None, name: str) -> list[str]:
                     f"{name}: column '{id_column}': the ids {_cell(first)} {rows} both read "
                     f"as {value!r}; ids must be unique."
                 )
+            (kind, first), (_, second) = _place(table, seen[value]), _place(table, position)
             raise DataError(
-                f"{name}: column '{id_column}': the id {value!r} appears on rows "
-                f"{_row(seen[value])} and {_row(position)}; ids must be unique."
+                f"{name}: column '{id_column}': the id {value!r} appears on {kind}s {first} "
+                f"and {second}; ids must be unique."
             )
         seen[value] = position
     return ids
@@ -449,8 +533,9 @@ def _as_string(value) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def _feature(column: pd.Series, column_name: str, name: str, notes: list[str]) -> pd.Series:
+def _feature(table: pd.DataFrame, column_name: str, name: str, notes: list[str]) -> pd.Series:
     """Numbers stay numbers (blank or NaN = missing, imputed later); anything else is a category."""
+    column = table[column_name]
     if _is_time(column):
         numeric = _seconds(column)
     else:
@@ -460,7 +545,7 @@ def _feature(column: pd.Series, column_name: str, name: str, notes: list[str]) -
         numeric = pd.to_numeric(values, errors="coerce")
         non_numeric = numeric.isna() & values.notna()
         if non_numeric.any():
-            return _categories(column, values, numeric, non_numeric, column_name, name, notes)
+            return _categories(table, values, numeric, non_numeric, column_name, name, notes)
     if numeric.isna().all():
         raise DataError(
             f"{name}: the feature column '{column_name}' has no value in any row. Leave it "
@@ -470,14 +555,14 @@ def _feature(column: pd.Series, column_name: str, name: str, notes: list[str]) -
     bad = np.flatnonzero(~np.isfinite(magnitude) & numeric.notna().to_numpy())
     if len(bad):
         raise DataError(
-            f"{name}: row {_row(bad[0])}, column '{column_name}': the value "
+            f"{name}: {_where(table, bad[0])}, column '{column_name}': the value "
             f"{_cell(column.iloc[bad[0]])} is infinite. Replace it with a finite number or leave "
             f"it blank to have it imputed."
         )
     huge = np.flatnonzero(magnitude > MAX_ABS_FEATURE)
     if len(huge):
         raise DataError(
-            f"{name}: row {_row(huge[0])}, column '{column_name}': the value "
+            f"{name}: {_where(table, huge[0])}, column '{column_name}': the value "
             f"{_cell(column.iloc[huge[0]])} is beyond ±{MAX_ABS_FEATURE:.0e}, too large to scale "
             f"({len(huge)} such value(s)). Rescale the column (e.g. take its logarithm) or "
             f"leave those cells blank."
@@ -485,13 +570,14 @@ def _feature(column: pd.Series, column_name: str, name: str, notes: list[str]) -
     return numeric.astype(float)
 
 
-def _categories(column, values, numeric, non_numeric, column_name, name, notes) -> pd.Series:
+def _categories(table, values, numeric, non_numeric, column_name, name, notes) -> pd.Series:
+    column = table[column_name]
     n_numbers = int(numeric.notna().sum())
     words = np.flatnonzero(non_numeric.to_numpy())
     if n_numbers >= len(words):
         notes.append(
-            f"{name}: column '{column_name}' holds {n_numbers:,} numbers but row "
-            f"{_row(words[0])} holds {_cell(column.iloc[words[0]])}"
+            f"{name}: column '{column_name}' holds {n_numbers:,} numbers but "
+            f"{_where(table, words[0])} holds {_cell(column.iloc[words[0]])}"
             + (f" (and {len(words) - 1:,} more non-numbers)" if len(words) > 1 else "")
             + ", so the whole column is read as categories, not numbers. Fix or blank those "
             "cells to have it read as numbers."
@@ -523,16 +609,16 @@ def _is_nan_text(value) -> bool:
     return isinstance(value, str) and value.strip().lower() == "nan"
 
 
-def _labels(column: pd.Series, column_name: str, name: str, notes: list[str]) -> list[str | None]:
-    labels = [_as_text(v) or None for v in column]
+def _labels(table: pd.DataFrame, column_name: str, name: str, notes: list[str]) -> list[str | None]:
+    labels = [_as_text(v) or None for v in table[column_name]]
     suspicious = [i for i, v in enumerate(labels) if v and v.lower() in READ_AS_CLASS_NAMES]
     if suspicious:
         found = sorted({labels[i] for i in suspicious})
         notes.append(
             f"{name}: column '{column_name}': {len(suspicious):,} label cell(s) hold "
-            f"{', '.join(repr(v) for v in found)} (first on row {_row(suspicious[0])}), read as "
-            f"class names. Only blank cells count as unlabeled; blank those cells if they mean "
-            f"'no label'."
+            f"{', '.join(repr(v) for v in found)} (first on {_where(table, suspicious[0])}), "
+            f"read as class names. Only blank cells count as unlabeled; blank those cells if "
+            f"they mean 'no label'."
         )
     return labels
 

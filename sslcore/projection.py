@@ -11,6 +11,9 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
 METHODS = ("pca", "umap")
+UMAP_SETTINGS = {"n_neighbors": 15, "min_dist": 0.8, "spread": 1.5}
+"""Spread out enough that items stay apart on the map: with min_dist=0.1 the 480 support
+tickets showed as ~50 dots (135 distinct positions at 1/300 of the width; 448 with these)."""
 
 
 UMAP_FIT_ROWS = 50_000
@@ -72,8 +75,9 @@ def _umap(X: np.ndarray, random_state: int):
         warnings.simplefilter("ignore")  # umap warns that random_state disables parallelism
         return umap.UMAP(
             n_components=2,
-            n_neighbors=min(15, len(X) - 1),
-            min_dist=0.1,
+            n_neighbors=min(UMAP_SETTINGS["n_neighbors"], len(X) - 1),
+            min_dist=UMAP_SETTINGS["min_dist"],
+            spread=UMAP_SETTINGS["spread"],
             random_state=random_state,
             low_memory=True,
         )

@@ -10,26 +10,33 @@ touch. The pages call these; tests call them directly.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .active import DEFAULT_STRATEGY, ActiveLearner, Suggestion
+from .active import (
+    DEFAULT_STRATEGY,
+    EARLY_REASON,
+    QUEUED_REASON,
+    UNDONE_REASON,
+    ActiveLearner,
+    Suggestion,
+)
 from .cache import fingerprint
 from .engine import Engine, Predictions
 from .errors import PoolExhaustedError
 from .features import featurize, project_method
 from .graph import build_knn_graph
-from .progress import with_time_left
-from .projection import project_2d
+from .progress import Progress, stage
+from .projection import UMAP_SETTINGS, project_2d
 from .store import LabelEvent, Project
 
 N_NEIGHBORS = 10
-
-Progress = Callable[[float, str], None]
+OWN_LAYOUT = "the data's own two dimensions"
 
 
 class ProjectEngine:
@@ -66,29 +73,46 @@ class ProjectEngine:
         self._umap_thread: threading.Thread | None = None
 
     @classmethod
-    def build(cls, project: Project, progress: Progress | None = None) -> ProjectEngine:
+    def build(
+        cls,
+        project: Project,
+        progress: Progress | None = None,
+        *,
+        prepare: str | None = None,
+    ) -> ProjectEngine:
         """Features and graph from the project's cache (computed and cached the first time).
 
-        ``progress(fraction, message)`` is called while features and graph are computed,
-        each message with the time left once it can be told.
+        ``progress(fraction, message)`` is called while features and graph are
+        computed, with one fraction for the whole build. With ``prepare`` (a
+        strategy name) the build also brings the engine up to the project's labels
+        and plans the first items that strategy asks about, so the first item
+        shows at once.
         """
-        progress = progress or (lambda fraction, message: None)
+        # Shares of the time measured on 5,574 SMS (TF-IDF features dominate); on a
+        # project whose features are cached the bar runs faster than it says.
+        features_end, graph_end = (0.8, 0.88) if prepare else (0.9, 1.0)
         dataset = project.dataset()
         features = featurize(
             dataset,
             method=project_method(project),
             cache=project.cache,
-            progress=with_time_left(progress),
+            progress=stage(progress, 0.0, features_end),
         )
         key = fingerprint(features, {"n_neighbors": N_NEIGHBORS})
+        graph_progress = stage(progress, features_end, graph_end)
         graph = project.cache.get_or_compute(
             "graph",
             key,
-            lambda: build_knn_graph(
-                features, n_neighbors=N_NEIGHBORS, progress=with_time_left(progress)
-            ),
+            lambda: build_knn_graph(features, n_neighbors=N_NEIGHBORS, progress=graph_progress),
         )
-        return cls(project, Engine(dataset.ids, features, graph=graph), key)
+        live = cls(project, Engine(dataset.ids, features, graph=graph), key)
+        if prepare:
+            stage(progress, graph_end, 1.0)(0.0, "Choosing the first items to label")
+            live.refresh()
+            with contextlib.suppress(PoolExhaustedError):
+                live.next_items(prepare, 1)
+        stage(progress, 0.0, 1.0)(1.0, "Ready")
+        return live
 
     @property
     def predictions(self) -> Predictions:
@@ -139,32 +163,47 @@ class ProjectEngine:
         positions = np.array([self.engine.position(i) for i in ordered], dtype=np.int64)
         return positions, codes
 
-    def layout(self) -> tuple[np.ndarray, str]:
+    def layout(self, method: str | None = None) -> tuple[np.ndarray, str]:
         """2-D coordinates of every item and what made them.
 
-        The data's own two dimensions when it has two; else UMAP once it is
-        ready (computed once, in a background thread, and cached on disk) and
-        PCA meanwhile.
+        The data's own two dimensions when it has two. Else ``method="pca"`` gives
+        PCA, and the default gives UMAP once it is ready (computed once, in a
+        background thread, and cached on disk) and PCA meanwhile. A page that
+        showed PCA can keep showing it, so the map does not jump under a selection.
         """
-        features, key, cache = self.engine.features, self.features_key, self.project.cache
+        features = self.engine.features
         if features.shape[1] == 2:
-            return features, "the data's own two dimensions"
-        if self._umap is None and cache.has("umap", key):
-            self._umap = cache.load("umap", key)
-        if self._umap is not None:
+            return features, OWN_LAYOUT
+        if not self.umap_ready():
+            self._start_umap()
+        elif method != "pca":
             return self._umap, "UMAP"
-        if self._umap_thread is None:
-
-            def compute() -> None:
-                self._umap = cache.get_or_compute(
-                    "umap", key, lambda: project_2d(features, method="umap")
-                )
-
-            self._umap_thread = threading.Thread(target=compute, daemon=True, name="umap")
-            self._umap_thread.start()
         if self._pca is None:
-            self._pca = cache.get_or_compute("pca", key, lambda: project_2d(features, method="pca"))
-        return self._pca, "PCA (UMAP is being computed)"
+            self._pca = self.project.cache.get_or_compute(
+                "pca", self.features_key, lambda: project_2d(features, method="pca")
+            )
+        return self._pca, "PCA" if method == "pca" else "PCA (UMAP is being computed)"
+
+    def umap_ready(self) -> bool:
+        """Whether the UMAP layout can be shown now (it is never computed for 2-D data)."""
+        key = fingerprint(self.features_key, UMAP_SETTINGS)
+        if self._umap is None and self.project.cache.has("umap", key):
+            self._umap = self.project.cache.load("umap", key)
+        return self._umap is not None
+
+    def _start_umap(self) -> None:
+        if self._umap_thread is not None or self.engine.features.shape[1] == 2:
+            return
+        features, cache = self.engine.features, self.project.cache
+        key = fingerprint(self.features_key, UMAP_SETTINGS)
+
+        def compute() -> None:
+            self._umap = cache.get_or_compute(
+                "umap", key, lambda: project_2d(features, method="umap")
+            )
+
+        self._umap_thread = threading.Thread(target=compute, daemon=True, name="umap")
+        self._umap_thread.start()
 
 
 @dataclass(frozen=True)
@@ -206,9 +245,18 @@ class LabelingSession:
     True
     """
 
-    def __init__(self, live: ProjectEngine, annotator: str, strategy: str = DEFAULT_STRATEGY):
+    def __init__(
+        self,
+        live: ProjectEngine | None,
+        annotator: str,
+        strategy: str = DEFAULT_STRATEGY,
+        *,
+        project: Project | None = None,
+    ):
+        if live is None and project is None:
+            raise ValueError("a LabelingSession needs a ProjectEngine, or a Project until then")
         self.live = live
-        self.project = live.project
+        self.project = live.project if live is not None else project
         self.annotator = annotator
         self.strategy = strategy
         self.current: Suggestion | None = None
@@ -216,6 +264,17 @@ class LabelingSession:
         self.queue: list[str] = []
         self.labeled_count = 0
         self.last_bulk: BulkAccept | None = None
+        self._early_order: np.ndarray | None = None
+        # A web UI may handle two key presses of one person at once (two reruns); the
+        # check "is this the item on screen" and the move to the next item must not
+        # interleave, or both presses pass the check and one item is labeled twice.
+        self._lock = threading.RLock()
+
+    def attach(self, live: ProjectEngine) -> None:
+        """Use ``live`` from now on (the engine the session waited for, or one rebuilt);
+        the item on screen stays."""
+        with self._lock:
+            self.live = live
 
     # The Label page ----------------------------------------------------------------
 
@@ -228,12 +287,19 @@ class LabelingSession:
         and items other annotators hold. When only skipped items are left they are
         offered again. None when every item is labeled or held by someone else.
         """
-        self.live.refresh()
+        with self._lock:
+            return self._next_item()
+
+    def _next_item(self) -> Suggestion | None:
+        if self.live is not None:
+            self.live.refresh()
         while self.queue:
             item_id = self.queue.pop(0)
             if self.project.reserve_next([item_id], annotator=self.annotator) == item_id:
-                self.current = Suggestion(item_id, 0.0, "You queued it from the map.")
+                self.current = Suggestion(item_id, 0.0, QUEUED_REASON)
                 return self.current
+        if self.live is None:
+            return self._next_early_item()
         held_by_others = len(self.project.reservations())
         try:
             batch = self.live.next_items(self.strategy, len(self.skipped) + held_by_others + 1)
@@ -255,6 +321,20 @@ class LabelingSession:
         self.current = next((s for s in fresh if s.item_id == chosen), None)
         return self.current
 
+    def _next_early_item(self) -> Suggestion | None:
+        """Before the engine is ready: unlabeled items in a random order (fixed per project)."""
+        if self._early_order is None:
+            ids = self.project.dataset().ids
+            self._early_order = ids[np.random.default_rng(0).permutation(len(ids))]
+        for _ in range(2):
+            candidates = (i for i in self._early_order if i not in self.skipped)
+            chosen = self.project.reserve_next(candidates, annotator=self.annotator)
+            if chosen is not None or not self.skipped:
+                break
+            self.skipped.clear()  # only skipped items are left: offer them again
+        self.current = None if chosen is None else Suggestion(str(chosen), 0.0, EARLY_REASON)
+        return self.current
+
     def label(self, item_id: str, class_name: str) -> int | None:
         """Label ``item_id`` if it is the item on screen, then move to the next item.
 
@@ -263,29 +343,41 @@ class LabelingSession:
         the browser before the screen changed): such a press is refused, never
         applied to another item.
         """
-        if self.current is None or self.current.item_id != item_id:
-            return None
-        event_id = self.project.label(item_id, class_name, annotator=self.annotator)
-        self.labeled_count += 1
-        self.next_item()
-        return event_id
+        with self._lock:
+            if self.current is None or self.current.item_id != item_id:
+                return None
+            event_id = self.project.label(item_id, class_name, annotator=self.annotator)
+            self.labeled_count += 1
+            self._next_item()
+            return event_id
 
     def skip(self, item_id: str) -> None:
         """Pass over the item on screen for the rest of this session."""
-        if self.current is not None and self.current.item_id == item_id:
-            self.skipped.add(item_id)
-            self.next_item()
+        with self._lock:
+            if self.current is not None and self.current.item_id == item_id:
+                self.skipped.add(item_id)
+                self._next_item()
+
+    def last_action(self) -> list[LabelEvent]:
+        """What :meth:`undo` would cancel now: this annotator's last action (all of a batch)."""
+        return self.project.last_action(self.annotator)
 
     def undo(self) -> list[LabelEvent]:
         """Undo this annotator's last action (a bulk or map batch counts as one).
 
-        The undone item comes back on screen. Returns the events cancelled.
+        A single label undone brings its item back on screen. Returns the events
+        cancelled (see :func:`describe_events` for what to tell the person).
         """
-        undone = self.project.undo_last(self.annotator)
-        if undone:
-            self.labeled_count = max(0, self.labeled_count - 1)
-            self.current = Suggestion(undone[0].item_id, 0.0, "You undid its label.")
-        return undone
+        with self._lock:
+            undone = self.project.undo_last(self.annotator)
+            if len(undone) == 1 and undone[0].source == "human":
+                self.labeled_count = max(0, self.labeled_count - 1)
+                self.current = Suggestion(undone[0].item_id, 0.0, UNDONE_REASON)
+            return undone
+
+    def undo_event(self, event_id: int) -> list[LabelEvent]:
+        """Undo one event this session wrote (e.g. an accept on the Review page)."""
+        return self.project.undo(event_id, annotator=self.annotator)
 
     def enqueue(self, item_ids: Iterable[str]) -> None:
         """Show these items first on the Label page (e.g. a selection on the map)."""
@@ -296,6 +388,23 @@ class LabelingSession:
         return self.project.label_many(
             ((i, class_name) for i in item_ids), annotator=self.annotator, source="human"
         )
+
+    def label_grid(
+        self, shown: Iterable[str], left_out: Iterable[str], class_name: str
+    ) -> tuple[str | None, int]:
+        """Label the items of a grid the person did not leave out, as one undoable batch.
+
+        Items someone labeled since the grid was shown keep their label. Returns the
+        batch id (None if nothing was left to label) and how many items it labeled.
+        """
+        odd, labeled = set(left_out), self.project.labels()
+        rest = [i for i in dict.fromkeys(shown) if i not in odd and i not in labeled]
+        if not rest:
+            return None, 0
+        batch = self.project.label_many(
+            ((i, class_name) for i in rest), annotator=self.annotator, source="human"
+        )
+        return batch, len(rest)
 
     # The Review page ---------------------------------------------------------------
 
@@ -358,3 +467,59 @@ def bulk_candidates(predictions: Predictions, class_name: str, threshold: float)
         }
     )[unlabeled]
     return every[(every["class"] == class_name) & (every["confidence"] >= threshold)]
+
+
+def describe_events(events: list[LabelEvent], class_names: dict[int, str]) -> str:
+    """What some events did, in a few words, e.g. for "Undid …" or "U undoes …".
+
+    ``class_names`` maps class ids to names (:meth:`Project.class_names_by_id`).
+
+    Examples
+    --------
+    >>> ev = LabelEvent(1, "digit-0007", 3, "human", "ann", 0.0)
+    >>> describe_events([ev], {3: "1"})
+    'digit-0007 → 1'
+    >>> batch = [LabelEvent(i, f"d{i}", 6, "human", "ann", 0.0, batch_id="b") for i in range(182)]
+    >>> describe_events(batch, {6: "6"})
+    'a batch of 182 labels as 6'
+    """
+    if not events:
+        return "nothing"
+    first = events[0]
+
+    def name(class_id) -> str:
+        return "no label" if class_id is None else class_names.get(class_id, f"class {class_id}")
+
+    if len(events) == 1:
+        if first.source == "rejected":
+            return f"the rejection of {name(first.class_id)} for {first.item_id}"
+        what = f"{first.item_id} → {name(first.class_id)}"
+        return f"the accepted suggestion {what}" if first.source == "accepted" else what
+    kind = "a bulk accept" if first.source == "bulk" else "a batch"
+    classes = {e.class_id for e in events}
+    spread = f"as {name(first.class_id)}" if len(classes) == 1 else f"in {len(classes)} classes"
+    return f"{kind} of {len(events):,} labels {spread}"
+
+
+def most_predicted(predictions: Predictions, item_ids: Iterable[str]) -> tuple[str | None, int]:
+    """The class most of ``item_ids`` have (their human label, else the model's), and how many.
+
+    What a selection on the map is most likely to be: the class to offer first.
+
+    Examples
+    --------
+    >>> from sslcore.engine import Engine
+    >>> engine = Engine(["a", "b", "c"], np.array([[0.0], [0.1], [5.0]]))
+    >>> most_predicted(engine.update({"a": "x", "c": "y"}), ["a", "b", "c"])
+    ('x', 2)
+    """
+    if not predictions.classes:
+        return None, 0
+    position = {item: p for p, item in enumerate(predictions.item_ids)}
+    rows = [position[i] for i in item_ids if i in position]
+    if not rows:
+        return None, 0
+    human = np.asarray(predictions.human, dtype=object)[rows]
+    current = np.where(human == None, predictions.predicted[rows], human)  # noqa: E711
+    names, counts = np.unique(current.astype(str), return_counts=True)
+    return str(names[counts.argmax()]), int(counts.max())

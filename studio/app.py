@@ -25,6 +25,7 @@ def main() -> None:
     pages = [
         ("projects.py", dict(title="Projects and data", icon=":material/folder_open:")),
         ("label.py", dict(title="Label", icon=":material/label:", default=True)),
+        ("grid.py", dict(title="Grid", icon=":material/grid_view:")),
         ("review.py", dict(title="Review suggestions", icon=":material/fact_check:")),
         ("conflicts.py", dict(title="Conflicts", icon=":material/rule:")),
         ("map.py", dict(title="Map", icon=":material/scatter_plot:")),

@@ -13,7 +13,9 @@ from PIL import Image
 from sslcore.projection import DecisionField
 
 UNLABELED_COLOR = "#B0B0B0"
-UNCERTAIN_COLOR = (128, 128, 128)
+UNCERTAIN_COLOR = (255, 255, 255)
+"""Where the model is unsure the map shows no class colour at all: a grey band was
+mistaken for a class drawn in grey."""
 COLOR_BY = ("human label", "pseudo-label", "confidence")
 
 
@@ -33,7 +35,7 @@ def field_image(field: DecisionField, colors: list[str], *, uncertain_below: flo
     alpha = 40 + 90 * strength
     band = field.confidence < uncertain_below
     rgb[band] = UNCERTAIN_COLOR
-    alpha[band] = 70
+    alpha[band] = 0
     rgba = np.dstack([rgb, alpha]).astype(np.uint8)
     image = Image.fromarray(np.flipud(rgba), mode="RGBA")  # row 0 is the top of the map
     buffer = io.BytesIO()
@@ -66,8 +68,13 @@ def map_figure(
     max_points: int = 20_000,
 ) -> go.Figure:
     """WebGL scatter of the map. Human labels are large outlined circles, pseudo-labels small
-    diamonds; every point carries its item id as custom data for selections."""
+    diamonds; every point carries its item id as custom data for selections. Classes come
+    in the order of ``classes`` (the project's order), in the legend too."""
     labeled = np.array([h is not None for h in human])
+    if classes:  # what the hover box says about each point
+        pairs = zip(predicted, confidence, strict=True)
+        guess = [f"model: {html.escape(str(p))} ({c:.0%})" for p, c in pairs]
+        hover = [f"{h}<br>{g}" if h else g for h, g in zip(hover, guess, strict=True)]
     shown = sample_positions(labeled, max_points)
     figure = go.Figure()
 
@@ -117,6 +124,7 @@ def map_figure(
         margin=dict(l=10, r=10, t=30, b=10),
         dragmode="lasso",
         legend=dict(itemsizing="constant"),
+        clickmode="event+select",  # a click selects one point, and the page shows it
         xaxis=dict(showgrid=False, zeroline=False, showticklabels=False),
         yaxis=dict(showgrid=False, zeroline=False, showticklabels=False),
         plot_bgcolor="white",
@@ -130,9 +138,41 @@ def hover_texts(dataset, limit: int = 80) -> list[str]:
     if dataset.kind == "text":
         texts = [t if len(t) <= limit else t[:limit] + "…" for t in items["text"]]
     elif dataset.kind == "image":
-        texts = ["image" for _ in range(len(items))]
+        texts = ["" for _ in range(len(items))]  # the id names it; a click shows the image
     else:
         columns = list(dataset.feature_columns)[:4]
-        texts = [", ".join(f"{c}={v}" for c, v in zip(columns, row, strict=True))
+        texts = [", ".join(f"{c}={_short(v)}" for c, v in zip(columns, row, strict=True))
                  for row in items[columns].itertuples(index=False)]  # fmt: skip
     return [html.escape(t) for t in texts]
+
+
+def _short(value) -> str:
+    """A table value for a hover box: numbers to 4 significant digits (not -0.4720954092015252)."""
+    if isinstance(value, float | np.floating):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def mini_map(coords: np.ndarray, position: int, *, size: int = 200) -> bytes:
+    """A small PNG of the whole map (every item as grey density) with one item ringed in
+    red: where a table row sits, for items that are only numbers."""
+    from PIL import ImageDraw
+
+    coords = np.asarray(coords, dtype=np.float64)
+    pad = 8
+    lo, hi = coords.min(axis=0), coords.max(axis=0)
+    scale = (size - 2 * pad) / np.where(hi > lo, hi - lo, 1.0)
+    pixels = ((coords - lo) * scale + pad).round().astype(int)
+    pixels[:, 1] = size - 1 - pixels[:, 1]  # image rows grow downwards
+    counts = np.zeros((size, size))
+    np.add.at(counts, (pixels[:, 1], pixels[:, 0]), 1)
+    shade = 235 - (145 * np.minimum(counts / max(np.percentile(counts[counts > 0], 90), 1), 1))
+    grey = np.where(counts > 0, shade, 255).astype(np.uint8)
+    image = Image.fromarray(np.dstack([grey] * 3), mode="RGB")
+    x, y = pixels[position]
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([x - 7, y - 7, x + 7, y + 7], outline=(214, 39, 40), width=3)
+    draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=(214, 39, 40))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -6,6 +6,7 @@ import re
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from sslcore.active import DEFAULT_STRATEGY, STRATEGIES, STRATEGY_CLASSES
 from sslcore.dataset import IMAGE, TEXT
@@ -22,8 +23,10 @@ def strategy_picker(key: str = "strategy") -> str:
         index=STRATEGIES.index(DEFAULT_STRATEGY),
         format_func=lambda name: STRATEGY_CLASSES[name].title,
         key=key,
-        help="How the next item to label is chosen. Before two classes have labels, the "
-        "uncertainty strategies pick representative, diverse items.",
+        help="How the next item to label is chosen:\n\n"
+        + "\n".join(f"- {c.title}: {c.description}" for c in STRATEGY_CLASSES.values())
+        + "\n\nBefore two classes have labels, all but Random start with representative, "
+        "diverse items.",
     )
 
 
@@ -66,12 +69,49 @@ def md(value) -> str:
     return _AUTOLINK.sub(WORD_JOINER, escaped)
 
 
-def show_item(row: dict, kind: str, feature_columns=()) -> None:
-    """Render one item at a size a person can judge."""
+class ItemArea:
+    """Two places for what belongs to one item (its content, its buttons); the item's
+    elements go in one of them, and whatever was shown before goes at once.
+
+    Streamlit keeps a previous run's elements on screen, dimmed, until the new run
+    replaces them one by one, and a container drawn where one was inherits the old
+    one's elements: the previous item's buttons stayed clickable under the next
+    item's caption. So the area alternates between two places: both are emptied
+    when the area is created, and a new item goes where the previous one was not,
+    with nothing to inherit. (An empty placeholder and a container sent to one
+    place in one go reach the browser as the container alone, so the same item
+    redrawn keeps its elements without a flicker.) Create the area before anything
+    slow in the run, so an old item never waits on screen under a new title.
+    """
+
+    def __init__(self, key: str):
+        self.key = key
+        self._places = [st.empty(), st.empty()]
+
+    def container(self, identity) -> DeltaGenerator:
+        """The container for the item called ``identity`` (e.g. project and item id)."""
+        marker = f"{self.key}-showing"
+        shown, place = st.session_state.get(marker, (None, 0))
+        if shown != identity:
+            place = 1 - place
+        st.session_state[marker] = (identity, place)
+        return self._places[place].container(key=self.key)
+
+
+def item_area(key: str, identity) -> DeltaGenerator:
+    """:class:`ItemArea` created and filled at once."""
+    return ItemArea(key).container(identity)
+
+
+def show_item(row: dict, kind: str, feature_columns=(), *, location: bytes | None = None) -> None:
+    """Render one item at a size a person can judge; ``location`` is a picture of where a
+    table row sits on the map (:func:`studio.charts.mini_map`)."""
     if kind == "text":
         st.text(row[TEXT])  # st.text never interprets markdown or HTML
     elif kind == "image":
         st.image(display_image(row[IMAGE], DISPLAY_PIXELS), width=DISPLAY_PIXELS)
     else:
-        values = {c: row[c] for c in feature_columns}
-        st.dataframe(pd.DataFrame([values]), hide_index=True)
+        values = pd.DataFrame([{c: row[c] for c in feature_columns}])
+        st.dataframe(values.style.format(precision=3), hide_index=True)
+        if location is not None:
+            st.image(location, caption="Where it sits on the map (red ring)", width=200)

@@ -1,104 +1,109 @@
 """The pages' handle on sslcore's labeling loop: one ProjectEngine per project per server
-process, one LabelingSession per project per browser session."""
+process, built in the background, and one LabelingSession per project per browser session."""
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
-from sslcore.building import EngineBuild, builds_slowly
+from sslcore.active import DEFAULT_STRATEGY
 from sslcore.errors import DataError
+from sslcore.progress import BackgroundJob, describe_wait
 from sslcore.session import LabelingSession, ProjectEngine
 from sslcore.store import Project
 from studio.components import md
 from studio.state import annotator
 
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _engines(data_dir: str) -> dict[int, ProjectEngine]:
-    return {}
-
-
-def _registry(project: Project) -> dict[int, ProjectEngine]:
-    return _engines(str(project.store.data_dir.resolve()))
+BUILD_WAIT_SECONDS = 2.0
+"""A build that ends within this long shows no progress panel (e.g. a demo read from its cache)."""
+POLL_SECONDS = 1.0
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _background_builds(data_dir: str) -> dict[int, EngineBuild]:
-    return {}
+def _jobs(data_dir: str) -> tuple[dict[int, BackgroundJob], threading.Lock]:
+    return {}, threading.Lock()
 
 
-def project_engine(project: Project) -> ProjectEngine:
-    """The project's engine, brought up to its latest label events; built (features and
-    graph, cached on disk) with a progress bar the first time. A build that must embed the
-    items runs in the background: this page shows its progress and stops meanwhile, and
-    every other page and project stays usable."""
-    registry = _registry(project)
-    if project.id not in registry:
-        try:
-            registry[project.id] = _built_in_background(project) or _build(project)
-        except DataError as exc:
-            st.error(f"The model cannot be built for this project: {md(exc)}")
-            st.stop()
-    live = registry[project.id]
+def start_engine(project: Project) -> BackgroundJob:
+    """Start building the project's engine in the background (once per server process):
+    features and graph (cached on disk), then the first items to ask about."""
+    jobs, lock = _jobs(str(project.store.data_dir.resolve()))
+    with lock:
+        job = jobs.get(project.id)
+        if job is None:
+            job = jobs[project.id] = BackgroundJob(
+                lambda progress: ProjectEngine.build(project, progress, prepare=DEFAULT_STRATEGY),
+                name=f"engine-{project.id}",
+            ).start()
+    return job
+
+
+def forget_engine(project: Project) -> None:
+    """Drop a project's engine (after the project was deleted, or to build it again)."""
+    jobs, lock = _jobs(str(project.store.data_dir.resolve()))
+    with lock:
+        jobs.pop(project.id, None)
+
+
+def engine_if_ready(project: Project) -> ProjectEngine | None:
+    """The project's engine brought up to its latest label events, or None while it builds.
+
+    A build is waited for until ``BUILD_WAIT_SECONDS`` after it started, so a small or
+    cached project never flashes a progress bar, and a long build holds up no run after that.
+    """
+    job = start_engine(project)
+    if not job.wait(max(0.0, BUILD_WAIT_SECONDS - job.tracker.elapsed())):
+        return None
+    if isinstance(job.error, DataError):
+        st.error(f"The model cannot be built for this project: {md(job.error)}")
+        st.button("Try again", on_click=forget_engine, args=(project,), key="engine-retry")
+        st.stop()
+    live = job.result()
     live.refresh()
     return live
 
 
-def _built_in_background(project: Project) -> ProjectEngine | None:
-    """The background build's engine once it is done; None when the project builds quickly
-    in the foreground; else shows the build's progress and stops the page."""
-    builds = _background_builds(str(project.store.data_dir.resolve()))
-    build = builds.get(project.id)
-    if build is None:
-        if not builds_slowly(project):
-            return None
-        build = builds[project.id] = EngineBuild(project).start()
-    if build.done:
-        builds.pop(project.id, None)
-        return build.result()  # a DataError goes to the message above
-    st.subheader("Preparing the model")
-    _build_progress(build)
-    st.info(
-        "The items are being embedded once; the features are then cached on disk. Other "
-        "projects and pages work meanwhile, and this page continues by itself when it is done."
-    )
-    st.stop()
-
-
-@st.fragment(run_every=1.0)
-def _build_progress(build: EngineBuild) -> None:
-    st.progress(build.fraction, text=build.message)
-    if build.done:
-        st.rerun()
-
-
-def forget_engine(project: Project) -> None:
-    """Drop a project's engine (after the project was deleted or its features changed)."""
-    _registry(project).pop(project.id, None)
-    _background_builds(str(project.store.data_dir.resolve())).pop(project.id, None)
-
-
-def _build(project: Project) -> ProjectEngine:
-    with st.status("Preparing the model (first time only)…", expanded=True) as status:
-        bar = st.progress(0.0)
-
-        def progress(fraction: float, message: str) -> None:
-            status.update(label=message)
-            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-
-        live = ProjectEngine.build(project, progress=progress)
-        status.update(label="Model ready", state="complete", expanded=False)
+def project_engine(project: Project) -> ProjectEngine:
+    """The project's engine; while it builds, a progress bar with the time left, and the
+    page stops there (it reruns by itself when the engine is ready)."""
+    live = engine_if_ready(project)
+    if live is None:
+        build_progress(project)
+        st.stop()
     return live
 
 
-def labeling_session(project: Project, strategy: str | None = None) -> LabelingSession:
-    """This browser session's labeling loop on ``project`` (kept across reruns and pages)."""
+@st.fragment(run_every=POLL_SECONDS)
+def build_progress(project: Project) -> None:
+    """How far the project's engine build is, updated every second; the whole page
+    reruns once it is done."""
+    job = start_engine(project)
+    if job.done:
+        st.rerun()
+    st.progress(job.tracker.fraction, text=f"Preparing the model: {describe_wait(job.tracker)}")
+
+
+def _session(project: Project, live: ProjectEngine | None, strategy: str | None):
     key = f"labeling-session-{project.id}"
-    live = project_engine(project)
     session = st.session_state.get(key)
-    if session is None or session.live is not live:
-        session = st.session_state[key] = LabelingSession(live, annotator())
+    if session is None:
+        session = st.session_state[key] = LabelingSession(live, annotator(), project=project)
+    elif live is not None and session.live is not live:
+        session.attach(live)
     session.annotator = annotator()
     if strategy is not None:
         session.strategy = strategy
     return session
+
+
+def labeling_session(project: Project, strategy: str | None = None) -> LabelingSession:
+    """This browser session's labeling loop on ``project`` (kept across reruns and pages);
+    the page waits (with a progress bar) until the project's engine is ready."""
+    return _session(project, project_engine(project), strategy)
+
+
+def early_labeling_session(project: Project, strategy: str | None = None) -> LabelingSession:
+    """Like :func:`labeling_session`, but usable while the engine builds: items then come
+    in random order, and the model takes over once it is ready."""
+    return _session(project, engine_if_ready(project), strategy)

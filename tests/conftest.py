@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from PIL import Image
+from helpers import SHARED_DATASETS, text_dataset
 
-from sslcore.dataset import Dataset
 from sslcore.store import Store
 
-SHARED_DATASETS = Path(__file__).parents[1].parent / "shared" / "datasets"
-
-
-BACKENDS = ["sqlite", "postgresql"]
-"""A test module that sets ``BACKENDS = BACKENDS`` runs its store tests on both."""
 REQUIRE_POSTGRES = "SSLABEL_REQUIRE_POSTGRES"
 
 
@@ -99,15 +86,6 @@ def store(open_store):
     return open_store()
 
 
-def sql(store: Store, statement: str, **params) -> list[tuple]:
-    """Rows of a plain SQL statement on the store's own database (either backend)."""
-    from sqlalchemy import text
-
-    with store.db.begin() as conn:
-        result = conn.execute(text(statement), params)
-        return [tuple(row) for row in result] if result.returns_rows else []
-
-
 @pytest.fixture
 def sms_path() -> Path:
     """The SMS spam collection (tab-separated, header ``Label<TAB>SMS``) from ../shared."""
@@ -117,76 +95,11 @@ def sms_path() -> Path:
     return path
 
 
-def image_bytes(fmt: str = "PNG", size=(6, 5), color="red", mode="RGB", **save) -> bytes:
-    """A tiny image encoded in ``fmt``."""
-    buffer = io.BytesIO()
-    Image.new(mode, size, color).save(buffer, format=fmt, **save)
-    return buffer.getvalue()
-
-
-def text_dataset(texts, labels=None, ids=None, name="toy") -> Dataset:
-    """A text Dataset built by hand (ids default to t0, t1, ...)."""
-    ids = ids if ids is not None else [f"t{i}" for i in range(len(texts))]
-    labels = labels if labels is not None else [None] * len(texts)
-    items = pd.DataFrame({"item_id": ids, "text": list(texts), "label": list(labels)})
-    return Dataset(name, "text", items)
-
-
 @pytest.fixture
 def project(store):
     """A five-item text project with classes 'a', 'b' and '-1' and no labels."""
     dataset = text_dataset(["one", "two", "three", "four", "five"])
     return store.create_project("toy", dataset, class_names=["a", "b", "-1"])
-
-
-def sign_in(page, name: str = "browser-tester") -> None:
-    """Answer the studio's once-per-session "Who is labeling?" form in a Playwright page."""
-    start = page.get_by_role("button", name="Start labeling")
-    start.wait_for(timeout=90_000)
-    page.get_by_role("textbox", name="Your name").fill(name)
-    start.click()
-    start.wait_for(state="detached", timeout=60_000)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_studio(data_dir: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    """``sslabel app`` on a free loopback port, in a session of its own; returns once
-    /_stcore/health answers. ``options`` go to ``sslabel app``."""
-    port = _free_port()
-    with open(data_dir / "server.log", "a") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sslcore.cli", "app", "--port", str(port),
-             "--data-dir", str(data_dir), *options],
-            stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1],
-            start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return process, url
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_studio(process, signal.SIGKILL)
-            raise RuntimeError((data_dir / "server.log").read_text()[-3000:])
-        time.sleep(0.5)
-
-
-def stop_studio(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    """Signal the server's whole process group and wait for it."""
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)

@@ -154,3 +154,42 @@ def test_one_at_a_time_cold_start_follows_the_planned_batch():
     (after,) = learner.query("margin", 1, seed=10)
     assert after.item_id not in one_by_one
     assert after.reason.startswith("Torn between")  # the plan is spent: margin takes over
+
+
+def test_reasons_show_the_probabilities_behind_the_doubt():
+    import re
+
+    pool = make_pool()
+    for name, pattern in [
+        ("margin", r"Torn between '[^']+' \(\d+%\) and '[^']+' \(\d+%\)"),
+        ("density_margin", r"Typical item, yet torn between '[^']+' \(\d+%\) and '[^']+' \(\d+%\)"),
+        ("least_confidence", r"The model's best guess, '[^']+', has only \d+% confidence"),
+    ]:
+        pick = get_strategy(name).query(pool, 1, seed=0)[0]
+        assert re.fullmatch(pattern, pick.reason), pick.reason
+        proba = pool.proba[list(pool.ids).index(pick.item_id)]
+        assert f"{proba.max():.0%}" in pick.reason
+
+
+def test_the_planned_first_items_say_what_they_are_once_labels_exist(moons):
+    engine, truth = engine_for(moons)
+    learner = ActiveLearner(engine)
+    assert learner.query("margin", 1)[0].reason == (
+        "Typical of a group of similar items no one has labeled"
+    )
+    labels = {}
+    for _ in range(3):
+        item = learner.query("margin", 1)[0].item_id
+        labels[item] = truth[item]
+        engine.update(labels)
+    reason = learner.query("margin", 1)[0].reason
+    assert "no one has labeled" not in reason
+    assert reason.endswith("7 of them left before the model's doubts choose")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_has_a_title_that_fits_a_sidebar_and_a_description(strategy):
+    from sslcore.active import STRATEGY_CLASSES
+
+    chosen = STRATEGY_CLASSES[strategy]
+    assert 0 < len(chosen.title) <= 25 and chosen.description

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import BACKENDS, sql, text_dataset
+from helpers import BACKENDS, sql, text_dataset
 
 from sslcore.errors import StoreError
 from sslcore.store import SCHEMA_VERSION

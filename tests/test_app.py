@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from sslcore.demos import DEMO_PREFIX
 from sslcore.store import Store
+from studio.components import md
 
 ROOT = Path(__file__).parents[1]
 
@@ -14,6 +15,9 @@ ROOT = Path(__file__).parents[1]
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SSLABEL_DATA_DIR", str(tmp_path))
+    # AppTest runs each page once, without the timer that reruns it when a background
+    # build ends: wait for the engine instead (tests of the wait itself lower this).
+    monkeypatch.setattr("studio.live.BUILD_WAIT_SECONDS", 600.0)
     return tmp_path
 
 
@@ -107,7 +111,7 @@ def test_deleting_a_project(data_dir):
 
 def test_adding_and_renaming_classes(data_dir):
     at = run_page("projects", DEMO_PREFIX + "moons")
-    at.text_input[1].set_value("middle")
+    next(t for t in at.text_input if t.label == "New class").set_value("middle")
     next(b for b in at.button if b.label == "Add class").click().run()
     assert not at.exception
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
@@ -125,10 +129,13 @@ def test_app_entry_opens_the_label_page(data_dir):
 def test_export_page_offers_every_format_and_the_model(data_dir):
     run_page("export", DEMO_PREFIX + "moons")  # the first start creates the demos
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
-    project.label("point-0000", "upper", annotator="tester")
-    project.label("point-0001", "lower", annotator="tester")
+    project.label("point-0500", "upper", annotator="tester")
+    project.label("point-0900", "lower", annotator="tester")
     at = run_page("export", DEMO_PREFIX + "moons")
     assert not at.exception
+    preview = at.dataframe[1].value
+    assert list(preview["item_id"][:2]) == ["point-0500", "point-0900"]  # labeled rows first
+    assert set(preview["label"][2:]) == {"unlabeled"}
     at.button(key="train").click().run()
     labels = [b.label for b in at.get("download_button")]
     assert labels == [
@@ -283,3 +290,152 @@ def test_bulk_accept_leaves_labels_given_since_the_preview(data_dir):
     events = Store(data_dir).open_project(project.id).events()
     assert Store(data_dir).open_project(project.id).labels()[taken] == other
     assert (events["source"] == "bulk").sum() == count - 1
+
+
+def test_keys_per_class_are_saved_and_used_on_the_label_page(data_dir):
+    at = run_page("projects", DEMO_PREFIX + "moons")
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    lower, upper = project.classes()
+    at.text_input(key=f"key-{lower.id}").set_value("l")
+    at.text_input(key=f"key-{upper.id}").set_value("u")
+    next(b for b in at.button if b.label == "Save keys").click().run()
+    assert "The key 'U' of class 'upper' is taken by Undo" in at.error[0].value
+    at.text_input(key=f"key-{upper.id}").set_value("p")
+    next(b for b in at.button if b.label == "Save keys").click().run()
+    assert not at.exception and not at.error
+    at = run_page("label", DEMO_PREFIX + "moons")
+    shortcuts = {b.label: b.proto.shortcut.upper() for b in at.button}
+    assert shortcuts["lower"] == "L" and shortcuts["upper"] == "P"
+
+
+def test_the_label_page_shows_a_build_in_progress_and_labels_meanwhile(data_dir, monkeypatch):
+    import threading
+
+    from sslcore.session import ProjectEngine
+
+    release = threading.Event()
+    build = ProjectEngine.build
+
+    def slow_build(*args, **kwargs):
+        release.wait(60)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr("studio.live.BUILD_WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(ProjectEngine, "build", slow_build)
+    at = run_page("label", DEMO_PREFIX + "moons")
+    assert not at.exception
+    assert at.get("progress")[0].proto.text.startswith("Preparing the model:")
+    shown = item_on_screen(at, 2)
+    next(b for b in at.button if b.label == "upper").click().run()
+    assert Store(data_dir).open_project(DEMO_PREFIX + "moons").labels() == {shown: "upper"}
+    release.set()
+
+
+def test_the_map_legend_follows_the_project_class_order(data_dir):
+    import json
+
+    run_page("projects")  # the first start creates the demos
+    project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
+    assert project.class_names() == ["lower", "upper"]
+    project.label("point-0001", "upper", annotator="tester")  # first labeled: upper
+    project.label("point-0000", "lower", annotator="tester")
+    at = run_page("map", DEMO_PREFIX + "moons")
+    assert not at.exception
+    names = [t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert names == ["lower (model)", "upper (model)", "lower (human)", "upper (human)"]
+
+
+def test_map_hover_rounds_numbers_and_names_the_models_guess():
+    import numpy as np
+
+    from sslcore.demos import load_demo
+    from studio.charts import hover_texts, map_figure
+
+    moons = load_demo("moons")
+    texts = hover_texts(moons)
+    assert texts[0] == "x={:.4g}, y={:.4g}".format(*moons.items[["x", "y"]].iloc[0])
+    figure = map_figure(
+        np.zeros((2, 2)), np.array(["a", "b"]), np.array([None, None]),
+        np.array(["<b>x</b>", "y"]), np.array([0.9, 0.6]), ["<b>x</b>", "y"],
+        {"<b>x</b>": "#000000", "y": "#111111"}, hover=["one", "two"],
+    )  # fmt: skip
+    hovers = [t for trace in figure.data for t in trace.text]
+    assert hovers == ["one<br>model: &lt;b&gt;x&lt;/b&gt; (90%)", "two<br>model: y (60%)"]
+
+
+def test_review_confirms_an_accept_and_undoes_it(data_dir):
+    project = _labeled_moons(data_dir)
+    at = run_page("review", DEMO_PREFIX + "moons")
+    next(b for b in at.button if b.label == "Accept").click().run()
+    ((item_id, class_name),) = [
+        (i, c) for i, c in Store(data_dir).open_project(project.id).labels().items()
+        if i not in {"point-0000", "point-0001", "point-0002", "point-0003"}
+    ]  # fmt: skip
+    assert at.success[0].value == md(f"Accepted {item_id} → {class_name}.")
+    at.button(key="undo_decision").click().run()
+    assert item_id not in Store(data_dir).open_project(project.id).labels()
+    assert at.success[0].value == md(f"Undid the accepted suggestion {item_id} → {class_name}.")
+    next(b for b in at.button if b.label == "Reject").click().run()
+    assert at.success[0].value.startswith("Rejected ")
+    at.button(key="undo_decision").click().run()
+    assert not Store(data_dir).open_project(project.id).rejections()
+
+
+def test_class_balance_has_one_tick_per_class_in_project_order(data_dir):
+    import json
+
+    run_page("projects")
+    project = Store(data_dir).open_project(DEMO_PREFIX + "digits")
+    from sslcore.demos import load_demo
+
+    truth = load_demo("digits").items.set_index("item_id")["label"]
+    for item_id in truth.index[:30]:
+        project.label(item_id, truth[item_id], annotator="tester")
+    at = run_page("insights", DEMO_PREFIX + "digits")
+    assert not at.exception
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    balance = next(c for c in charts if c["data"][0]["type"] == "bar")
+    assert balance["layout"]["xaxis"]["type"] == "category"
+    assert balance["layout"]["xaxis"]["categoryarray"] == [str(d) for d in range(10)]
+
+
+def test_a_table_row_shows_where_it_sits_on_the_map(data_dir):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from studio.charts import mini_map
+
+    coords = np.array([[0.0, 0.0], [10.0, 10.0], [10.0, 0.0]])
+    picture = np.asarray(Image.open(io.BytesIO(mini_map(coords, 2, size=100))))
+    red = np.argwhere((picture[..., 0] > 200) & (picture[..., 1] < 80))
+    row, column = red.mean(axis=0)
+    assert column > 80 and row > 80  # bottom right: x high, y low
+    at = run_page("label", DEMO_PREFIX + "moons")
+    assert not at.exception
+    captions = [image.proto.imgs[0].caption for image in at.get("image")]
+    assert captions == ["Where it sits on the map (red ring)"]
+
+
+def test_grid_labels_all_but_the_items_left_out(data_dir):
+    project = _labeled_moons(data_dir)
+    at = run_page("grid", DEMO_PREFIX + "moons")
+    assert not at.exception
+    assert at.subheader[0].value == "24 items the model is most sure are 'lower'"
+    toggles = [b for b in at.button if b.label == "Leave out"]
+    assert len(toggles) == 24
+    shown = [b.key.removeprefix(f"grid-toggle-{project.id}-") for b in toggles]
+    toggles[3].click().run()
+    assert sum(b.label == "Put back" for b in at.button) == 1
+    next(b for b in at.button if b.label == "Label 23 items as lower").click().run()
+    labels = Store(data_dir).open_project(project.id).labels()
+    assert shown[3] not in labels
+    assert all(labels[i] == "lower" for i in shown if i != shown[3])
+    events = Store(data_dir).open_project(project.id).events()
+    assert events["batch_id"].iloc[-23:].nunique() == 1
+    following = [b.key.removeprefix(f"grid-toggle-{project.id}-") for b in at.button
+                 if b.label == "Leave out"]  # fmt: skip
+    assert following and not set(following) & set(shown)  # the next grid: new items
+    note = "Labeled 23 items as lower; left out 1. U undoes them at once."
+    assert at.success[0].value == md(note)

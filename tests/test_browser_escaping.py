@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import start_studio, stop_studio, text_dataset
+from helpers import start_studio, stop_studio, text_dataset
 
 from sslcore.store import Store
 

@@ -2,7 +2,7 @@
 legends and tick labels (<a href>, <b>, ...)."""
 
 import numpy as np
-from conftest import text_dataset
+from helpers import text_dataset
 
 from studio.charts import hover_texts, map_figure
 

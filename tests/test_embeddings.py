@@ -316,13 +316,3 @@ def test_the_bundled_minilm_embeds_meaning_offline():
     similar = X @ X.T
     assert similar[0, 1] > similar[0, 2] and similar[3, 0] > similar[3, 2]
     assert similar[0, 1] > 0.5 > similar[0, 2]
-
-
-def test_model_features_build_slowly_until_cached(text_model, store):
-    from sslcore.building import builds_slowly
-    from sslcore.features import SETTING
-
-    project = store.create_project("t", text_data(), settings={SETTING: f"model:{text_model}"})
-    assert builds_slowly(project)
-    featurize(project.dataset(), method=project_method(project), cache=project.cache)
-    assert not builds_slowly(project)

@@ -5,7 +5,7 @@ import io
 import joblib
 import pandas as pd
 import pytest
-from conftest import text_dataset
+from helpers import text_dataset
 
 from sslcore.demos import load_demo
 from sslcore.export import export_table, model_bytes, model_inputs, to_bytes, train_model
@@ -117,3 +117,21 @@ def test_jsonl_and_parquet_exports_stay_exact(store, fmt):
     assert back["content"].tolist() == table["content"].tolist()
     labeled = table["label"].notna()
     assert back["label"][labeled].tolist() == table["label"][labeled].tolist()
+
+
+def test_export_rounds_are_whole_numbers_and_images_are_named_files(store):
+    import zipfile
+
+    from sslcore.demos import create_demo_project
+    from sslcore.export import image_file_names, images_zip
+
+    project = create_demo_project(store, "digits", "d")
+    project.label("digit-0001", "1", annotator="ann", source="accepted", model_round=43)
+    table = export_table(project)
+    assert str(table["model_round"].dtype) == "Int64"
+    assert to_bytes(table, "csv").decode().splitlines()[2].endswith(",43")
+    row = table.set_index("item_id").loc["digit-0001"]
+    assert row["content"] == "digit-0001.png"
+    archive = zipfile.ZipFile(io.BytesIO(images_zip(project.dataset())))
+    assert archive.namelist() == image_file_names(project.dataset())
+    assert archive.read("digit-0001.png") == project.dataset().items["image"].iloc[1]

@@ -13,7 +13,7 @@ import socket
 from urllib.parse import urlparse
 
 import pytest
-from conftest import start_studio, stop_studio
+from helpers import start_studio, stop_studio
 
 from sslcore import cli
 from sslcore.hosts import allowed_hosts, exposure_warning

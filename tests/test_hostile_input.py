@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import image_bytes, text_dataset
+from helpers import image_bytes, text_dataset
 from PIL import Image
 
 from sslcore import images, loaders
@@ -136,7 +136,7 @@ def test_infinite_feature_names_row_and_column(store, tmp_path, value):
     assert_refused(
         store,
         path,
-        rf"nums\.csv: row 2, column 'y': the value '{value}' is infinite",
+        rf"nums\.csv: line 3, column 'y': the value '{value}' is infinite",
         feature_columns=["x", "y"],
     )
 
@@ -155,7 +155,7 @@ def test_duplicate_ids_name_the_id_and_both_rows(store, tmp_path):
     assert_refused(
         store,
         path,
-        r"dup\.csv: column 'id': the id 'b' appears on rows 2 and 4",
+        r"dup\.csv: column 'id': the id 'b' appears on lines 3 and 5",
         text_column="text",
         id_column="id",
     )

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import image_bytes
+from helpers import image_bytes
 
 from sslcore.errors import DataError
 from sslcore.images import ImagePixels, display_image, open_image

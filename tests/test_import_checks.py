@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import image_bytes, text_dataset
+from helpers import image_bytes, text_dataset
 
 from sslcore.cli import main
 from sslcore.dataset import Dataset
@@ -128,7 +128,7 @@ def test_nested_parquet_cells_are_refused(tmp_path, values, what, role):
 def test_nested_jsonl_value_is_refused(tmp_path):
     lines = [json.dumps({"text": "a", "meta": {"k": [1]}}), json.dumps({"text": "b", "meta": 2})]
     path = write(tmp_path, "t.jsonl", "\n".join(lines))
-    with pytest.raises(DataError, match=r"row 1, column 'meta' holds an object"):
+    with pytest.raises(DataError, match=r"line 1, column 'meta' holds an object"):
         load_file(path, feature_columns=["meta"])
 
 
@@ -160,7 +160,7 @@ def test_dates_and_durations_become_seconds(tmp_path):
 @pytest.mark.parametrize("value", ["1e308", "-1e300", "3.5e38"])
 def test_numbers_too_large_to_scale_are_refused(tmp_path, value):
     path = write(tmp_path, "t.csv", f"f\n1\n{value}\n2\n")
-    with pytest.raises(DataError, match=rf"row 2, column 'f': the value '{value}' is beyond"):
+    with pytest.raises(DataError, match=rf"line 3, column 'f': the value '{value}' is beyond"):
         load_file(path, feature_columns=["f"])
 
 
@@ -182,7 +182,7 @@ def test_one_word_in_a_numeric_column_is_reported(tmp_path, capsys):
     dataset = load_file(path, feature_columns=["f"])
     assert dataset.items["f"].dtype == object  # read as categories, as before
     [warning] = dataset.warnings
-    assert "column 'f' holds 51 numbers but row 51 holds 'abc'" in warning
+    assert "column 'f' holds 51 numbers but line 52 holds 'abc'" in warning
     assert "read as categories" in warning
     assert main(["--data-dir", str(tmp_path / "d"), "import", str(path), "--feature-columns",
                  "f"]) == 0  # fmt: skip
@@ -205,7 +205,7 @@ def test_null_like_labels_stay_classes_with_a_warning(tmp_path, capsys):
     assert list(dataset.labels) == [*labels[:5], None, "spam"]
     [warning] = dataset.warnings
     assert "5 label cell(s) hold 'Infinity', 'NaN', 'None', 'nan', 'null'" in warning
-    assert "first on row 1" in warning and "Only blank cells count as unlabeled" in warning
+    assert "first on line 2" in warning and "Only blank cells count as unlabeled" in warning
     assert main(["--data-dir", str(tmp_path / "d"), "import", str(path), "--text-column",
                  "text", "--label-column", "label"]) == 0  # fmt: skip
     assert "Only blank cells count as unlabeled" in capsys.readouterr().err
@@ -250,12 +250,14 @@ def test_ids_equal_once_stripped_show_their_spaces(tmp_path):
     with pytest.raises(DataError) as caught:
         load_file(path, text_column="text", id_column="id")
     message = str(caught.value)
-    assert "the ids 'abc' (row 1) and ' abc ' (row 2) are the same once the spaces" in message
+    assert "the ids 'abc' (line 2) and ' abc ' (line 3) are the same once the spaces" in message
 
 
 def test_ids_equal_once_read_as_text_show_both_values(tmp_path):
     path = write(tmp_path, "t.jsonl", '{"id": 3, "text": "a"}\n{"id": "3", "text": "b"}\n')
-    with pytest.raises(DataError, match=r"the ids 3 \(row 1\) and '3' \(row 2\) both read as '3'"):
+    with pytest.raises(
+        DataError, match=r"the ids 3 \(line 1\) and '3' \(line 2\) both read as '3'"
+    ):
         load_file(path, text_column="text", id_column="id")
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import image_bytes
+from helpers import image_bytes
 from PIL import Image
 
 from sslcore.errors import DataError
@@ -97,13 +98,13 @@ def test_any_class_name_is_a_class_and_only_blank_is_unlabeled(tmp_path, name):
 
 def test_row_with_more_fields_than_the_header_is_refused_not_shifted(tmp_path):
     path = write(tmp_path / "t.csv", "id,text\n1,hello, world\n2,foo, bar\n")
-    with pytest.raises(DataError, match=r"t\.csv: row 1 has 3 fields but the header has 2"):
+    with pytest.raises(DataError, match=r"t\.csv: line 2 has 3 fields but the header has 2"):
         load_file(path, text_column="text", id_column="id")
 
 
 def test_later_row_with_too_many_fields_is_refused(tmp_path):
     path = write(tmp_path / "t.csv", "id,text\n1,hello\n2,foo, bar\n")
-    with pytest.raises(DataError, match=r"t\.csv: row 2 has 3 fields but the header has 2"):
+    with pytest.raises(DataError, match=r"t\.csv: line 3 has 3 fields but the header has 2"):
         load_file(path, text_column="text", id_column="id")
 
 
@@ -317,3 +318,32 @@ def test_the_only_other_column_is_the_text(tmp_path):
     wide.write_text("a,b,label\n1,2,x\n", encoding="utf-8")
     with pytest.raises(DataError, match="pick either a text column"):
         load_file(wide, label_column="label")
+
+
+def test_errors_name_the_line_an_editor_shows(tmp_path):
+    """The header is line 1, a quoted value spanning lines moves the rest down."""
+    path = write(tmp_path / "t.csv", 'id,text\na,"two\nlines"\n,x\n')
+    with pytest.raises(DataError, match=r"t\.csv: line 4, column 'id': the item id is blank"):
+        load_file(path, text_column="text", id_column="id")
+    jsonl = write(tmp_path / "t.jsonl", '{"id": "a", "t": "x"}\n\n{"id": "a", "t": "y"}\n')
+    with pytest.raises(DataError, match=r"the id 'a' appears on lines 1 and 3"):
+        load_file(jsonl, text_column="t", id_column="id")
+
+
+def test_a_table_built_in_memory_names_rows():
+    table = pd.DataFrame({"id": ["a", "a"], "msg": ["x", "y"]})
+    with pytest.raises(DataError, match=r"the id 'a' appears on rows 1 and 2"):
+        dataset_from_table(table, name="t.csv", text_column="msg", id_column="id")
+
+
+def test_the_obvious_columns_are_guessed(sms_path):
+    from sslcore.loaders import guess_columns
+
+    guess = guess_columns(read_table(sms_path))
+    assert (guess.text, guess.label, guess.id) == ("SMS", "Label", None)
+    tickets = read_table(Path(__file__).parents[1] / "data" / "samples" / "support_tickets.csv")
+    guess = guess_columns(tickets)
+    assert (guess.text, guess.label, guess.id) == ("message", "intent", "id")
+    numbers = pd.DataFrame({"id": ["1", "1"], "amount": ["12.5", "3"], "note": ["ok", "late"]})
+    guess = guess_columns(numbers)
+    assert (guess.text, guess.label, guess.id) == ("note", None, None)  # ids must be unique

@@ -9,7 +9,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from conftest import text_dataset
+from helpers import text_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

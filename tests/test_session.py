@@ -1,10 +1,12 @@
 """The labeling loop without a UI: what a key, an accept or a bulk accept may touch."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from sslcore.active import EARLY_REASON
 from sslcore.demos import create_demo_project, load_demo
-from sslcore.session import LabelingSession, ProjectEngine, bulk_candidates
+from sslcore.session import LabelingSession, ProjectEngine, bulk_candidates, describe_events
 
 
 @pytest.fixture
@@ -148,3 +150,97 @@ def test_with_overlap_two_the_second_annotator_is_shown_what_the_first_labeled(t
     assert project.conflicts() == [first]
     assert first not in project.labels()  # disputed: the model does not learn from it
     assert ann.current is not None and ann.current.item_id != first  # never twice
+
+
+def test_presses_handled_at_once_label_the_item_once(moons):
+    """Two reruns of one browser session may handle presses at the same time."""
+    import threading
+
+    project, live = moons
+    session = LabelingSession(live, "ann")
+    shown = session.next_item().item_id
+    start = threading.Barrier(8)
+    results = []
+
+    def press():
+        start.wait()
+        results.append(session.label(shown, "upper"))
+
+    threads = [threading.Thread(target=press) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r is not None for r in results) == 1
+    assert list(project.events()["item_id"]) == [shown]
+    assert session.current.item_id != shown
+
+
+def test_labeling_starts_before_the_engine_is_ready(moons):
+    project, live = moons
+    session = LabelingSession(None, "ann", project=project)
+    first = session.next_item()
+    assert first.reason == EARLY_REASON
+    assert session.label(first.item_id, "upper") is not None
+    second = session.current.item_id
+    assert second != first.item_id
+    session.skip(second)
+    third = session.current.item_id
+    assert third not in (first.item_id, second)
+    session.attach(live)  # the engine is ready: the item on screen stays, the model takes over
+    assert session.current.item_id == third
+    session.label(third, "lower")
+    assert session.current.reason != EARLY_REASON
+    assert project.labels() == {first.item_id: "upper", third: "lower"}
+
+
+def test_a_session_needs_an_engine_or_a_project():
+    with pytest.raises(ValueError, match="needs a ProjectEngine"):
+        LabelingSession(None, "ann")
+
+
+def test_undo_says_what_it_undoes_and_a_batch_counts_as_one(moons):
+    project, live = moons
+    session = LabelingSession(live, "ann")
+    shown = session.next_item().item_id
+    session.label(shown, "upper")
+    names = project.class_names_by_id()
+    assert describe_events(session.last_action(), names) == f"{shown} → upper"
+    session.label_selection(["point-0100", "point-0101", "point-0102"], "lower")
+    assert describe_events(session.last_action(), names) == "a batch of 3 labels as lower"
+    undone = session.undo()
+    assert len(undone) == 3 and session.current.item_id != "point-0100"
+    assert describe_events(session.last_action(), names) == f"{shown} → upper"
+
+
+def test_an_accept_can_be_undone_alone(moons, truth):
+    project, live = moons
+    for item in ["point-0000", "point-0001", "point-0002", "point-0003"]:
+        project.label(item, truth[item], annotator="ann")
+    live.refresh()
+    session = LabelingSession(live, "ann")
+    event = session.accept("point-0011", "upper", 0.9)
+    assert describe_events(session.last_action(), project.class_names_by_id()) == (
+        "the accepted suggestion point-0011 → upper"
+    )
+    assert [e.id for e in session.undo_event(event)] == [event]
+    assert "point-0011" not in project.labels()
+
+
+def test_a_page_can_keep_the_layout_it_showed(store):
+    from sslcore.cache import fingerprint
+    from sslcore.projection import UMAP_SETTINGS, project_2d
+
+    tickets = create_demo_project(store, "tickets", "tickets")
+    live = ProjectEngine.build(tickets)
+    pca = project_2d(live.engine.features, method="pca")
+    # As if UMAP had finished in the background (computing it here would take long).
+    tickets.cache.save("umap", fingerprint(live.features_key, UMAP_SETTINGS), pca + 1.0)
+    coords, method = live.layout("pca")
+    assert method == "PCA" and coords.shape == (480, 2)  # asked for PCA: no jump to UMAP
+    coords, method = live.layout()
+    assert method == "UMAP"
+    np.testing.assert_allclose(coords, pca + 1.0)
+    moons = ProjectEngine.build(create_demo_project(store, "moons", "m"))
+    assert moons.layout("pca")[1] == "the data's own two dimensions"
+    assert not moons.umap_ready()

@@ -11,7 +11,7 @@ import threading
 
 import pandas as pd
 import pytest
-from conftest import BACKENDS, sql, text_dataset
+from helpers import BACKENDS, sql, text_dataset
 
 from sslcore.dataset import Dataset
 from sslcore.errors import StoreError

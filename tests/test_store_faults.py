@@ -18,7 +18,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import text_dataset
+from helpers import text_dataset
 from streamlit.testing.v1 import AppTest
 
 from sslcore.demos import load_demo

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import BACKENDS, sql
+from helpers import BACKENDS, sql
 from streamlit.testing.v1 import AppTest
 
 from sslcore.accounts import Accounts, exposure_refusal, hash_password, verify_password

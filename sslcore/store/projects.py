@@ -63,9 +63,10 @@ DATA_DIR_ENV = "SSLABEL_DATA_DIR"
 
 PALETTE = (
     "#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2",
-    "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC",
+    "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#17BECF",
 )  # fmt: skip
-"""Colours given to new classes in turn."""
+"""Colours given to new classes in turn. None is grey: the map draws where the model is
+unsure in grey."""
 
 
 def default_data_dir() -> Path:
@@ -612,13 +613,21 @@ class Project:
             raise StoreError(f"There is no bulk action {batch_id!r} to undo in {self.name!r}.")
         return self.undo(first.id, annotator=annotator)
 
-    def undo_last(self, annotator: str) -> list[LabelEvent]:
-        """Undo this annotator's latest action (a bulk accept counts as one action)."""
+    def last_action(self, annotator: str) -> list[LabelEvent]:
+        """The events :meth:`undo_last` would cancel now (all of a batch), oldest first."""
         state = self.state()
         for ev in reversed(state.events()):
             if ev.annotator == annotator and ev.source != "undo" and not state.is_undone(ev.id):
-                return self.undo(ev.id, annotator=annotator)
+                if ev.batch_id is None:
+                    return [ev]
+                batch = [e for e in state.events() if e.batch_id == ev.batch_id]
+                return [e for e in batch if e.source != "undo" and not state.is_undone(e.id)]
         return []
+
+    def undo_last(self, annotator: str) -> list[LabelEvent]:
+        """Undo this annotator's latest action (a bulk accept counts as one action)."""
+        last = self.last_action(annotator)
+        return self.undo(last[-1].id, annotator=annotator) if last else []
 
     def state(self) -> LabelState:
         """Labels derived from every event so far (new events are fetched and applied)."""

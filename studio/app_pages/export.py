@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from sslcore.export import FORMATS, export_table, model_file, to_bytes
+from sslcore.export import FORMATS, export_table, images_zip, model_file, to_bytes
 from studio.components import cached_for, md
 from studio.live import project_engine
 from studio.state import require_project
@@ -20,9 +20,15 @@ only_labeled = st.toggle("Only items with a label", value=False)
 predictions = project_engine(project).prediction_table() if include_model else None
 table = export_table(project, predictions=predictions, include_unlabeled=not only_labeled)
 
-counts = table["source"].value_counts(dropna=False).rename_axis("source").reset_index()
+sources = table["source"].astype(object).fillna("unlabeled")
+counts = sources.value_counts().rename_axis("source").reset_index()
 st.dataframe(counts, hide_index=True)
-st.dataframe(table.head(200), hide_index=True)
+# The preview shows labeled rows first and says "unlabeled" where the file has an empty cell.
+preview = table.sort_values("label", key=lambda label: label.isna(), kind="stable").head(200)
+preview = preview.astype({"label": object, "source": object})
+preview = preview.fillna({"label": "unlabeled", "source": ""})
+st.caption(f"The first {len(preview):,} of {len(table):,} rows, labeled ones first.")
+st.dataframe(preview, hide_index=True)
 
 columns = st.columns(len(FORMATS) + 1)
 stem = "".join(c if c.isalnum() else "-" for c in project.name).strip("-") or "export"
@@ -33,6 +39,15 @@ for column, fmt in zip(columns, FORMATS, strict=False):
         file_name=f"{stem}.{fmt}",
         mime=MIME[fmt],
         key=f"download-{fmt}",
+    )
+if project.kind == "image":
+    st.download_button(
+        "Download the images (.zip)",
+        data=images_zip(project.dataset()),
+        file_name=f"{stem}-images.zip",
+        mime="application/zip",
+        key="download-images",
+        help="The content column names each image's file in this archive.",
     )
 version = (project.id, project.state().last_event_id)
 trained = cached_for(MODEL_KEY, version)

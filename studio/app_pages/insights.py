@@ -31,7 +31,13 @@ human = np.array([h is not None for h in predictions.human])
 
 first, second, third = st.columns(3)
 first.metric("Labeled", f"{int(human.sum()):,} / {len(human):,}")
-second.metric("Suggestions changed in the last round", f"{live.changed_last_round:,}")
+second.metric(
+    "Predictions changed by the last label",
+    f"{live.changed_last_round:,}",
+    help="How many items the model now puts in another class than before the latest label "
+    "(or accept). Large numbers: the model is still finding its way; near zero: new labels "
+    "change little, and Review's suggestions are stable.",
+)
 third.metric("Model round", live.round)
 st.subheader("Labels over time")
 timeline = labels_over_time(events)
@@ -54,7 +60,13 @@ if predictions.proba.shape[1]:
         .reset_index()
     )
     balance["class"] = balance["class"].map(html.escape)  # plotly renders HTML in tick labels
-    st.plotly_chart(px.bar(balance, x="class", y="items", color="by", barmode="group"))
+    order = [
+        html.escape(c) for c in project.class_names() if html.escape(c) in set(balance["class"])
+    ]
+    chart = px.bar(balance, x="class", y="items", color="by", barmode="group")
+    # Class names are labels even when they look like numbers ("0"-"9"): one tick each.
+    chart.update_xaxes(type="category", categoryorder="array", categoryarray=order)
+    st.plotly_chart(chart)
 else:
     st.caption("The model predicts once a class has labels.")
 
@@ -76,17 +88,26 @@ if len(codes) < 10 or len(set(codes.tolist())) < 2:
 else:
     version = (project.id, live.last_event_id)
 
+    # The bar and then the chart share one place: the bar never says "done" beside a chart
+    # that is not there yet.
+    slot = st.empty()
+
     def estimate():
-        bar = st.progress(0.0)
-        return learning_curve(normalized_affinity(live.engine.graph), positions, codes,
-                              progress=lambda f, m: bar.progress(f, text=m))  # fmt: skip
+        bar = slot.progress(0.0)
+
+        def progress(fraction: float, message: str) -> None:
+            done = fraction >= 1
+            bar.progress(min(fraction, 0.99), text="Drawing the chart…" if done else message)
+
+        S = normalized_affinity(live.engine.graph)
+        return learning_curve(S, positions, codes, progress=progress)
 
     curve = cached_for(CURVE_KEY, version)
     if curve is None and st.button("Estimate accuracy", key="estimate"):
         curve = cached_for(CURVE_KEY, version, estimate)
     if curve is not None:
-        st.plotly_chart(px.line(curve, x="labels", y="accuracy", error_y="std", markers=True,
-                                log_x=True, range_y=[0, 1]))  # fmt: skip
+        slot.plotly_chart(px.line(curve, x="labels", y="accuracy", error_y="std", markers=True,
+                                  log_x=True, range_y=[0, 1]))  # fmt: skip
         gain = next_labels_gain(curve)
         if gain is not None:
             st.metric("Likely gain from the next 10 labels", f"+{gain:.1%} accuracy")

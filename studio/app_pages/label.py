@@ -2,56 +2,56 @@
 
 import streamlit as st
 
-from studio.components import md, show_item, strategy_picker
-from studio.live import labeling_session
+from sslcore.keys import class_keys
+from sslcore.session import describe_events
+from studio.charts import mini_map
+from studio.components import ItemArea, md, show_item, strategy_picker
+from studio.live import build_progress, early_labeling_session
 from studio.state import require_annotator, require_project
-
-UNDO_NOTE = "undo-note"
-RESERVED_KEYS = {"C", "R", "S", "U"}  # Streamlit's own, and skip / undo
 
 project = require_project()
 require_annotator()
-session = labeling_session(project, strategy_picker())
+st.title(f"Label · {md(project.name)}")
+# Every place on the page is laid out before anything that may wait (a build starting):
+# what the previous run showed (another project's item, after a switch) goes at once.
+building, progress = st.empty(), st.empty()
+area = ItemArea("label-item")
+session = early_labeling_session(project, strategy_picker())
 live = session.live
 dataset = project.dataset()
-classes = project.class_names()
-
-
-def shortcuts(names: list[str]) -> list[str | None]:
-    """A class's own name when every name is one distinct key (digits "0"-"9");
-    else 1-9 for the first nine classes and 0 for the tenth."""
-    keys = [n.upper() for n in names]
-    if all(len(k) == 1 and k.isalnum() and k not in RESERVED_KEYS for k in keys):
-        if len(set(keys)) == len(keys):
-            return keys
-    return [str(p + 1) if p < 9 else ("0" if p == 9 else None) for p in range(len(names))]
+classes = project.classes()
+NOTE = f"label-note-{project.id}"  # a note belongs to its project, never shown on another
 
 
 def give_label(item_id: str, class_name: str) -> None:
     if session.label(item_id, class_name) is not None:
-        st.session_state[UNDO_NOTE] = None
+        st.session_state.pop(NOTE, None)
 
 
 def undo() -> None:
     undone = session.undo()
-    if undone:
-        st.session_state[UNDO_NOTE] = f"Undid your last label ({len(undone)} event(s))."
-    else:
-        st.session_state[UNDO_NOTE] = "Nothing of yours to undo."
+    what = describe_events(undone, project.class_names_by_id())
+    st.session_state[NOTE] = f"Undid {what}." if undone else "Nothing of yours to undo."
 
 
-st.title(f"Label · {md(project.name)}")
+def undo_button(key: str) -> None:
+    st.button("Undo last", key=key, on_click=undo, shortcut="U", width="stretch")
+
+
 if not classes:
     st.warning("This project has no classes yet: add them on **Projects and data**.")
     st.stop()
+if live is None:
+    with building.container():
+        build_progress(project)
+        st.caption("Meanwhile, label items picked at random: the model learns from them once "
+                   "ready.")  # fmt: skip
 
 if session.current is None:
     session.next_item()
 suggestion = session.current
-predictions = live.refresh()
-
-done, total = int(live.engine.labeled.sum()), dataset.n_items
-st.progress(
+done, total = len(project.state().labels), dataset.n_items
+progress.progress(
     done / total, text=f"{done:,} / {total:,} labeled · {session.labeled_count} this session"
 )
 
@@ -61,39 +61,59 @@ if suggestion is None:
         st.button("Look again", on_click=session.next_item)
     else:
         st.success("Every item is labeled.")
-    st.button("Undo last", on_click=undo, shortcut="U")
+    undo_button(f"undo-{project.id}")
+    if st.session_state.get(NOTE):
+        st.info(st.session_state[NOTE])
     st.stop()
 
 item_id = suggestion.item_id
-position = live.engine.position(item_id)
-left, right = st.columns([3, 2])
-with left:
-    st.caption(f"Item {md(item_id)}")
-    show_item(live.item(item_id), dataset.kind, dataset.feature_columns)
-with right:
-    st.caption("Why this item")
-    st.text(suggestion.reason)
-    if predictions.proba.shape[1] and done:
-        st.caption("Model's guess")
-        st.text(
-            f"{predictions.predicted[position]}  ({predictions.confidence[position]:.0%} confident)"
+# Everything drawn for this item, its buttons included, goes when the item changes; every
+# button's key and arguments carry the item it was drawn for, so a press that reaches the
+# server after the screen moved on is refused (LabelingSession.label), never given to another.
+with area.container((project.id, item_id)):
+    position = live.engine.position(item_id) if live is not None else None
+    left, right = st.columns([3, 2])
+    with left:
+        st.caption(f"Item {md(item_id)}")
+        location = None
+        if dataset.kind == "tabular" and live is not None:
+            location = mini_map(live.layout()[0], position)
+        show_item(live.item(item_id) if live else dataset.content_of(item_id), dataset.kind,
+                  dataset.feature_columns, location=location)  # fmt: skip
+    with right:
+        st.caption("Why this item")
+        st.text(suggestion.reason)
+        if live is not None and live.predictions.proba.shape[1] and done:
+            proba = live.predictions.proba[position]
+            names = live.predictions.classes
+            ranked = sorted(range(len(names)), key=lambda c: -proba[c])[:2]
+            st.caption("Model's guess")
+            st.text(", then ".join(f"{names[c]} ({proba[c]:.0%})" for c in ranked))
+
+    buttons = st.columns(min(len(classes), 5))
+    for slot, (info, key) in enumerate(zip(classes, class_keys(project), strict=True)):
+        buttons[slot % len(buttons)].button(
+            md(info.name),
+            key=f"label-{project.id}-{item_id}-{info.id}",
+            on_click=give_label,
+            args=(item_id, info.name),
+            shortcut=key,
+            width="stretch",
         )
+    skip_col, _ = st.columns([1, 4])
+    skip_col.button("Skip", key=f"skip-{project.id}-{item_id}", on_click=session.skip,
+                    args=(item_id,), shortcut="S", width="stretch")  # fmt: skip
 
-buttons = st.columns(min(len(classes), 5))
-for position, (class_name, key) in enumerate(zip(classes, shortcuts(classes), strict=True)):
-    buttons[position % len(buttons)].button(
-        md(class_name),
-        key=f"class-{position}",
-        on_click=give_label,
-        args=(item_id, class_name),
-        shortcut=key,
-        use_container_width=True,
-    )
-
-skip_col, undo_col, _ = st.columns([1, 1, 3])
-skip_col.button("Skip", on_click=session.skip, args=(item_id,), shortcut="S",
-                use_container_width=True)  # fmt: skip
-undo_col.button("Undo last", on_click=undo, shortcut="U", use_container_width=True)
-if st.session_state.get(UNDO_NOTE):
-    st.info(st.session_state[UNDO_NOTE])
-st.caption("Keys: the key shown on a class button picks it, S skips, U undoes your last label.")
+# Undo acts on no particular item (it undoes this person's last action), so it stays put
+# outside the item's area.
+undo_col, _ = st.columns([1, 4])
+with undo_col:
+    undo_button(f"undo-{project.id}")
+if st.session_state.get(NOTE):
+    st.info(st.session_state[NOTE])
+last = session.last_action()
+if len(last) > 1:
+    st.warning(f"U now undoes {md(describe_events(last, project.class_names_by_id()))}, "
+               f"all at once.")  # fmt: skip
+st.caption("Keys: the key shown on a class button picks it, S skips, U undoes your last "
+           "label. Keys per class can be changed on Projects and data.")  # fmt: skip

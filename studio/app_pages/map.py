@@ -4,10 +4,13 @@ import numpy as np
 import streamlit as st
 
 from sslcore.projection import decision_field
+from sslcore.session import OWN_LAYOUT, describe_events, most_predicted
 from studio.charts import COLOR_BY, hover_texts, map_figure
 from studio.components import md, show_item
 from studio.live import labeling_session
 from studio.state import require_annotator, require_project
+
+THUMBNAILS = 12
 
 project = require_project()
 require_annotator()
@@ -15,21 +18,41 @@ require_annotator()
 st.title(f"Map · {md(project.name)}")
 session = labeling_session(project)
 live = session.live
-predictions = live.refresh()
 dataset = project.dataset()
-coords, method = live.layout()
-classes = predictions.classes if predictions.proba.shape[1] else []
+LAYOUT = f"map-layout-{project.id}"  # the layout this browser shows, kept until asked to change
+NOTE = f"map-note-{project.id}"
+
+
+def label_selection(item_ids: list[str], class_name: str) -> None:
+    # A callback runs before the page is drawn, so the map already shows these labels.
+    session.label_selection(item_ids, class_name)
+    what = describe_events(session.last_action(), project.class_names_by_id())
+    st.session_state[NOTE] = f"Labeled {what}. U on the Label page undoes them all at once."
+
+
+def show_umap() -> None:
+    st.session_state[LAYOUT] = "umap"
+
+
+predictions = live.refresh()
+coords, method = live.layout(st.session_state.get(LAYOUT))
+st.session_state.setdefault(LAYOUT, "umap" if method == "UMAP" else "pca")
+order = project.class_names()  # the project's class order, in the legend too
+classes = [c for c in order if c in predictions.classes] if predictions.proba.shape[1] else []
 colors = {c.name: c.color for c in project.classes()}
 
 left, middle, right = st.columns([2, 1, 1])
 color_by = left.radio("Colour by", COLOR_BY, index=1, horizontal=True, key="color_by")
 show_field = middle.toggle("Decision field", value=True, key="show_field")
-if method != "UMAP":
-    right.button("Refresh map", help="Show UMAP once it is ready.")
+if method not in (OWN_LAYOUT, "UMAP") and live.umap_ready():
+    right.button("Show UMAP", on_click=show_umap, help="UMAP is ready: it separates groups "
+                 "better than PCA. The map changes its layout.")  # fmt: skip
 st.caption(f"Layout: {method}. Large outlined circles are human labels, small diamonds the "
-           f"model's labels; grey background is where the model is unsure.")  # fmt: skip
+           f"model's labels; the background is blank where the model is unsure. Click a "
+           f"point to see it; draw a lasso or a box to label many.")  # fmt: skip
 
-field = decision_field(coords, predictions.proba) if show_field and classes else None
+columns = [predictions.classes.index(c) for c in classes]  # the engine's columns, in order
+field = decision_field(coords, predictions.proba[:, columns]) if show_field and classes else None
 figure = map_figure(
     coords,
     predictions.item_ids,
@@ -43,23 +66,50 @@ figure = map_figure(
     field=field,
 )
 event = st.plotly_chart(
-    figure, key="map", on_select="rerun", selection_mode=("box", "lasso"), theme=None
+    figure,
+    key=f"map-{project.id}",
+    on_select="rerun",
+    selection_mode=("points", "box", "lasso"),
+    theme=None,
 )
+if note := st.session_state.pop(NOTE, None):
+    st.success(note)
 selected = [str(p["customdata"]) for p in event.selection.points if p.get("customdata")]
 if not selected:
-    st.caption("Draw a lasso or a box around points to label them together or queue them.")
     st.stop()
 
 st.subheader(f"{len(selected):,} items selected")
-columns = st.columns(min(6, len(selected)))
-for column, item_id in zip(columns, selected, strict=False):
-    with column:
-        show_item(live.item(item_id), dataset.kind, dataset.feature_columns)
-label_col, button_col, queue_col = st.columns([2, 1, 1])
-target = label_col.selectbox("Label the selection as", project.class_names(), key="lasso_class")
-if button_col.button(f"Label {len(selected):,} items", type="primary", key="lasso_label"):
-    session.label_selection(selected, target)
-    st.success(f"Labeled {len(selected):,} items as {md(target)}. Undo on the Label page (U).")
-if queue_col.button("Queue for review", key="lasso_queue"):
+for start in range(0, min(THUMBNAILS, len(selected)), 6):
+    row = selected[start : min(start + 6, THUMBNAILS)]
+    for column, item_id in zip(st.columns(6), row, strict=False):
+        with column:
+            st.caption(md(item_id))
+            show_item(live.item(item_id), dataset.kind, dataset.feature_columns)
+if len(selected) > THUMBNAILS:
+    st.caption(f"… and {len(selected) - THUMBNAILS:,} more.")
+
+suggested, count = most_predicted(predictions, selected)
+names = project.class_names()
+label_col, button_col, queue_col = st.columns([2, 1, 1], vertical_alignment="bottom")
+target = label_col.selectbox(
+    "Label the selection as",
+    names,
+    index=names.index(suggested) if suggested in names else None,
+    placeholder="Pick a class",
+    help=(
+        f"Preset to what most of the selection is: {suggested} ({count:,} of {len(selected):,})."
+        if suggested
+        else "The model has no guess yet: pick the class."
+    ),
+)
+button_col.button(
+    f"Label {len(selected):,} items" + (f" as {md(target)}" if target else ""),
+    type="primary",
+    key="lasso_label",
+    disabled=target is None,
+    on_click=label_selection,
+    args=(selected, target),
+)
+if queue_col.button("Queue for labeling", key="lasso_queue"):
     session.enqueue(selected)
     st.success(f"{len(selected):,} items will come first on the Label page.")

@@ -15,9 +15,16 @@ from sslcore.features import (
     method_from_user,
     project_method,
 )
-from sslcore.loaders import IMAGE_SUFFIXES, dataset_from_table, load_images, read_table
+from sslcore.keys import RESERVED_KEYS, class_keys, reset_keys, save_keys
+from sslcore.loaders import (
+    IMAGE_SUFFIXES,
+    dataset_from_table,
+    guess_columns,
+    load_images,
+    read_table,
+)
 from studio.components import md
-from studio.live import forget_engine
+from studio.live import forget_engine, start_engine
 from studio.state import PROJECT_KEY, current_project, forget_project, get_store, open_project_next
 from studio.training import training_panel
 
@@ -40,10 +47,13 @@ else:
     )
 
 
-def _created(project_name: str, warnings=()) -> None:
+def _created(created, warnings=()) -> None:
+    start_engine(created)  # features and graph get going now, not when Label is opened
     notes = "".join(f"\n\nNote: {md(w)}" for w in warnings)
     open_project_next(
-        project_name, f"Created project {md(project_name)}. Open Label to start.{notes}"
+        created.name,
+        f"Created project {md(created.name)}. The model is being prepared in the background; "
+        f"you can start labeling on Label right away.{notes}",
     )
 
 
@@ -55,8 +65,7 @@ with from_demo:
     demo_name = st.text_input("Project name", value=f"{demo} demo", key="demo_name")
     if st.button("Create demo project", type="primary"):
         try:
-            create_demo_project(store, demo, demo_name)
-            _created(demo_name.strip())
+            _created(create_demo_project(store, demo, demo_name))
         except StoreError as exc:
             st.error(md(exc))
 
@@ -92,15 +101,29 @@ with from_file:
             name = st.text_input("Project name", value=stem)
             if table is not None:
                 columns = list(table.columns)
+                guess = guess_columns(table)
                 kind = st.radio("Items are", ["text", "tabular rows"], horizontal=True)
-                text_column = st.selectbox("Text column", columns)
-                feature_columns = st.multiselect("Feature columns (for tabular rows)", columns)
-                id_column = st.selectbox("Id column", [ROW_NUMBER, *columns])
-                label_column = st.selectbox(
-                    "Existing labels (blank = unlabeled)", [NO_COLUMN, *columns]
+                text_column = st.selectbox(
+                    "Text column", columns, index=columns.index(guess.text) if guess.text else 0
                 )
+                feature_columns = st.multiselect("Feature columns (for tabular rows)", columns)
+                ids = [ROW_NUMBER, *columns]
+                id_column = st.selectbox("Id column", ids, index=ids.index(guess.id or ROW_NUMBER))
+                labels = [NO_COLUMN, *columns]
+                label_column = st.selectbox(
+                    "Existing labels (blank = unlabeled)",
+                    labels,
+                    index=labels.index(guess.label or NO_COLUMN),
+                )
+            typed_classes = st.text_area(
+                "Classes, one per line",
+                help="The classes you will label. Needed when no column or folder holds "
+                "existing labels; added to the classes found there otherwise.",
+            )
             submitted = st.form_submit_button("Import", type="primary")
         if submitted:
+            class_names = list(dict.fromkeys(c.strip() for c in typed_classes.splitlines()))
+            class_names = [c for c in class_names if c]
             try:
                 if table is not None:
                     dataset = dataset_from_table(
@@ -111,8 +134,14 @@ with from_file:
                         id_column=None if id_column == ROW_NUMBER else id_column,
                         label_column=None if label_column == NO_COLUMN else label_column,
                     )
-                store.create_project(name, dataset)
-                _created(name.strip(), dataset.warnings)
+                if len(set(class_names) | set(dataset.classes)) < 2:
+                    raise DataError(
+                        "Name the classes to label, one per line (at least two), or pick the "
+                        "column that holds existing labels."
+                    )
+                _created(
+                    store.create_project(name, dataset, class_names=class_names), dataset.warnings
+                )
             except (DataError, StoreError) as exc:
                 st.error(md(exc))
 
@@ -162,15 +191,42 @@ classes = project.classes()
 counts = {}
 for label in project.labels().values():
     counts[label] = counts.get(label, 0) + 1
-for info in classes:
-    left, right = st.columns([3, 1])
-    left.markdown(f"<span style='color:{info.color}'>■</span>", unsafe_allow_html=True)
-    left.text(f"{info.name}  ({counts.get(info.name, 0)} labeled)")
-    color = right.color_picker(
+keys = class_keys(project)
+for info, key in zip(classes, keys, strict=True):
+    swatch, name_col, key_col = st.columns([1, 8, 3], vertical_alignment="center")
+    color = swatch.color_picker(
         "Colour", info.color, key=f"color-{info.id}", label_visibility="collapsed"
     )
     if color != info.color:
         project.set_class_color(info.name, color)
+    name_col.text(f"{info.name}  ({counts.get(info.name, 0):,} labeled)")
+    key_col.text(f"key {key}" if key else "no key")
+
+if classes:
+    with st.expander("Keys on the Label page"):
+        with st.form("class_keys"):
+            inputs = st.columns(min(len(classes), 6))
+            chosen = {
+                info.name: inputs[i % len(inputs)].text_input(
+                    md(info.name), value=key or "", max_chars=1, key=f"key-{info.id}"
+                )
+                for i, (info, key) in enumerate(zip(classes, keys, strict=True))
+            }
+            st.caption(
+                "One letter or digit per class; blank for none. Taken: "
+                + ", ".join(f"{k} ({what})" for k, what in RESERVED_KEYS.items())
+            )
+            if st.form_submit_button("Save keys"):
+                try:
+                    save_keys(project, chosen)
+                    st.rerun()
+                except StoreError as exc:
+                    st.error(str(exc))
+        if st.button("Back to the default keys", key="reset_keys"):
+            reset_keys(project)
+            for info in classes:
+                st.session_state.pop(f"key-{info.id}", None)
+            st.rerun()
 
 add, rename, merge = st.columns(3)
 with add.form("add_class", clear_on_submit=True):

@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from sslcore.review import likely_mistakes, pseudo_labels
-from sslcore.session import bulk_candidates
+from sslcore.session import bulk_candidates, describe_events
+from studio.charts import mini_map
 from studio.components import md, show_item
 from studio.live import labeling_session
 from studio.state import require_annotator, require_project
@@ -25,11 +26,43 @@ if predictions.proba.shape[1] == 0:
 
 
 def show(item_id: str) -> None:
-    show_item(live.item(item_id), dataset.kind, dataset.feature_columns)
+    location = None
+    if dataset.kind == "tabular":  # numbers alone do not say where the item is
+        location = mini_map(live.layout()[0], live.engine.position(item_id))
+    show_item(live.item(item_id), dataset.kind, dataset.feature_columns, location=location)
 
 
-chosen_class = st.sidebar.selectbox("Class", [ALL, *predictions.classes], key="review_class")
+NOTE, LAST = f"review-note-{project.id}", f"review-last-{project.id}"
+
+
+def decided(event_id: int | None, item_id: str, what: str) -> None:
+    st.session_state[LAST] = event_id
+    st.session_state[NOTE] = what if event_id else f"{item_id} was labeled meanwhile; left as is."
+
+
+def accept(item_id: str, class_name: str, confidence: float) -> None:
+    event = session.accept(item_id, class_name, confidence)
+    decided(event, item_id, f"Accepted {item_id} → {class_name}.")
+
+
+def reject(item_id: str, class_name: str, confidence: float) -> None:
+    event = session.reject(item_id, class_name, confidence)
+    decided(event, item_id, f"Rejected {class_name} for {item_id}: never suggested for it again.")
+
+
+def undo_decision() -> None:
+    undone = session.undo_event(st.session_state.pop(LAST))
+    st.session_state[NOTE] = f"Undid {describe_events(undone, project.class_names_by_id())}."
+
+
+classes = [c for c in project.class_names() if c in predictions.classes]  # the project's order
+chosen_class = st.sidebar.selectbox("Suggestions for", [ALL, *classes], key="review_class")
 suggestions, mistakes = st.tabs(["Suggestions", "Likely mistakes"])
+if st.session_state.get(NOTE):
+    note, undo_col = suggestions.columns([5, 1], vertical_alignment="center")
+    note.success(md(st.session_state[NOTE]))
+    if st.session_state.get(LAST):
+        undo_col.button("Undo", on_click=undo_decision, shortcut="U", key="undo_decision")
 
 with suggestions:
     pseudo = pseudo_labels(predictions, live.engine.features, per_class=50)
@@ -49,12 +82,12 @@ with suggestions:
         show(top["item_id"])
         args = (top["item_id"], top["class"], float(top["confidence"]))
         left, right, _ = st.columns([1, 1, 3])
-        left.button("Accept", on_click=session.accept, args=args, shortcut="A", type="primary",
+        left.button("Accept", on_click=accept, args=args, shortcut="A", type="primary",
                     use_container_width=True)  # fmt: skip
-        right.button("Reject", on_click=session.reject, args=args, shortcut="X",
+        right.button("Reject", on_click=reject, args=args, shortcut="X",
                      use_container_width=True)  # fmt: skip
-        st.caption("Keys: A accepts, X rejects. A rejected class is never suggested again for "
-                   "that item and weighs less around it.")  # fmt: skip
+        st.caption("Keys: A accepts, X rejects, U undoes the last of them. A rejected class is "
+                   "never suggested again for that item and weighs less around it.")  # fmt: skip
         if top["support"]:
             st.caption(f"Why: the nearest items people labeled {md(top['class'])}")
             for column, support_id in zip(st.columns(len(top["support"])), top["support"],
@@ -64,7 +97,7 @@ with suggestions:
 
     st.divider()
     st.subheader("Accept in bulk")
-    bulk_class = st.selectbox("Class", predictions.classes, key="bulk_class")
+    bulk_class = st.selectbox("Accept the class", classes, key="bulk_class")
     threshold = st.slider("Confidence at least", 0.5, 1.0, 0.95, 0.01, key="bulk_threshold")
     selected = bulk_candidates(predictions, bulk_class, threshold)
     st.write(f"{len(selected):,} unlabeled items are predicted {md(bulk_class)} with at least "
