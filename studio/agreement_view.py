@@ -54,7 +54,10 @@ def draw_agreement(project: Project, live: ProjectEngine) -> None:
     model = dict(zip(predictions.item_ids, predictions.predicted, strict=True))
     consensus = agreement_with_consensus(votes, resolved).set_index("annotator")
     with_model = agreement_with(votes, model).set_index("annotator")
-    table = consensus.join(with_model, lsuffix=" vs consensus", rsuffix=" vs model")
+    table = consensus.merge(
+        with_model, how="left", left_index=True, right_index=True,
+        suffixes=(" vs consensus", " vs model"),
+    )  # fmt: skip
     st.caption(
         "Each annotator against the consensus of the others (a resolution, else what most "
         "of the others said) and against the model's class"

@@ -360,7 +360,7 @@ def test_map_hover_rounds_numbers_and_names_the_models_guess():
         {"<b>x</b>": "#000000", "y": "#111111"}, hover=["one", "two"],
     )  # fmt: skip
     hovers = [t for trace in figure.data for t in trace.text]
-    assert hovers == ["one<br>model: &lt;b&gt;x&lt;/b&gt; (90%)", "two<br>model: y (60%)"]
+    assert hovers == ["a<br>one<br>model: &lt;b&gt;x&lt;/b&gt; (90%)", "b<br>two<br>model: y (60%)"]
 
 
 def test_review_confirms_an_accept_and_undoes_it(data_dir):

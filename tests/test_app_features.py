@@ -69,23 +69,32 @@ def test_picking_a_model_folder_stores_it_for_the_project(data_dir, text_model):
 
 
 @needs_extra
-def test_embedding_runs_in_the_background_and_other_pages_work_meanwhile(data_dir, text_model):
+def test_embedding_runs_in_the_background_and_other_pages_work_meanwhile(
+    data_dir, text_model, monkeypatch
+):
+    import studio.live
+
+    # Show the build at once (a tiny model may embed 480 texts within the usual grace time).
+    monkeypatch.setattr(studio.live, "BUILD_WAIT_SECONDS", 0.0)
     store = Store(data_dir)
     method = f"model:{text_model}"
     store.create_project("embedded", load_demo("tickets"), import_labels=False,
                          class_names=["billing", "bug"], settings={SETTING: method})  # fmt: skip
     label = app("label", "embedded").run()
     assert not label.exception
-    assert [s.value for s in label.subheader] == ["Preparing the model"]
-    assert len(label.progress) == 1  # the build's progress and time left
-    assert not any(b.label == "billing" for b in label.button)
-    # Meanwhile another page of the studio answers.
+    assert any("Preparing the model" in p.proto.text for p in label.get("progress"))
+    assert any("picked at random" in c.value for c in label.caption)
+    # Labeling starts meanwhile, on an item picked at random.
+    assert any(b.label == "billing" for b in label.button)
+    # Another page of the studio answers too.
     projects = app("projects", "embedded").run()
     assert not projects.exception and "embedded" in list(projects.dataframe[0].value["name"])
     deadline = time.monotonic() + 120  # a bound on the wait, not a timing assertion
-    while not any(b.label == "billing" for b in label.button) and time.monotonic() < deadline:
+    while any("Preparing the model" in p.proto.text for p in label.get("progress")):
+        assert time.monotonic() < deadline, [e.value for e in label.error]
         time.sleep(0.5)
         label.run()
-    assert any(b.label == "billing" for b in label.button), [e.value for e in label.error]
+    assert not label.exception and not label.error
+    assert not any("picked at random" in c.value for c in label.caption)
     assert features_cached(store.open_project("embedded").dataset(), method,
                            store.open_project("embedded").cache)  # fmt: skip
