@@ -14,6 +14,15 @@ LABEL = "label"
 TEXT = "text"
 IMAGE = "image"
 
+MAX_CLASSES = 1000
+"""Most classes a project may have. The model keeps a score per item and class, and every
+label spreads over all of them: at 20,000 items one label took 0.4 s with 100 classes,
+4 s with 1,000 and 13 s (5 GB) with 5,000 (docs/benchmarks.md, "Many classes")."""
+TOO_MANY_CLASSES_ADVICE = (
+    "Label in stages instead: a project for the top-level groups first, then one project "
+    "per group for its classes."
+)
+
 
 @dataclass(frozen=True)
 class Dataset:

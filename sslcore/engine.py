@@ -204,22 +204,28 @@ class Engine:
         -------
         Predictions
         """
+        rejections = [(item, str(name)) for item, name in rejections]
+        self._add_classes([str(name) for name in labels.values()] + [n for _, n in rejections])
         codes = np.full(self.n_items, UNLABELED)
         for item, name in labels.items():
-            codes[self.position(item)] = self._column_of(str(name))
-        rejected = {(self.position(item), self._column_of(str(name))) for item, name in rejections}
+            codes[self.position(item)] = self._column[str(name)]
+        rejected = {(self.position(item), self._column[name]) for item, name in rejections}
         self._apply_targets(codes, rejected)
         self._solve()
         self._self_training = self._self_training_proba = None
         self.predictions = self._predict()
         return self.predictions
 
-    def _column_of(self, name: str) -> int:
-        if name not in self._column:
+    def _add_classes(self, names: list[str]) -> None:
+        """Columns for the names not seen before, in order of first appearance, added in one
+        step: one at a time, a project importing 1,000 classes copied its matrices 1,000
+        times (92 s of a 97 s first refresh at 20,000 items)."""
+        new = [name for name in dict.fromkeys(names) if name not in self._column]
+        for name in new:
             self._column[name] = len(self.classes)
             self.classes.append(name)
-            self._state.add_classes(1)
-        return self._column[name]
+        if new:
+            self._state.add_classes(len(new))
 
     def _apply_targets(self, codes: np.ndarray, rejected: set[tuple[int, int]]) -> None:
         changed = set(np.flatnonzero(codes != self._codes).tolist())

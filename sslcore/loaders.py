@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import images
-from .dataset import ID, IMAGE, LABEL, TEXT, Dataset
+from .dataset import ID, IMAGE, LABEL, MAX_CLASSES, TEXT, TOO_MANY_CLASSES_ADVICE, Dataset
 from .errors import DataError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson")
@@ -619,6 +619,13 @@ def _labels(table: pd.DataFrame, column_name: str, name: str, notes: list[str]) 
             f"{', '.join(repr(v) for v in found)} (first on {_where(table, suspicious[0])}), "
             f"read as class names. Only blank cells count as unlabeled; blank those cells if "
             f"they mean 'no label'."
+        )
+    classes = {v for v in labels if v}
+    if len(classes) > MAX_CLASSES:
+        raise DataError(
+            f"{name}: column '{column_name}' holds {len(classes):,} different labels, more than "
+            f"the {MAX_CLASSES:,} classes a project can have. Is it the label column? "
+            + TOO_MANY_CLASSES_ADVICE
         )
     return labels
 

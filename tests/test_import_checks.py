@@ -16,7 +16,7 @@ import pytest
 from helpers import image_bytes, text_dataset
 
 from sslcore.cli import main
-from sslcore.dataset import Dataset
+from sslcore.dataset import MAX_CLASSES, Dataset
 from sslcore.engine import Engine
 from sslcore.errors import DataError
 from sslcore.export import train_model
@@ -325,3 +325,13 @@ def test_read_table_of_bytes_keeps_warnings_in_attrs():
     table = read_table(b"\xff\xfe" + "a\n1\n".encode("utf-16-le"), name="b.csv")
     assert table["a"].tolist() == ["1"]
     assert len(table.attrs["warnings"]) == 1
+
+
+def test_a_label_column_with_more_classes_than_a_project_can_hold_is_refused(tmp_path):
+    rows = "\n".join(f"t{i},c{i}" for i in range(MAX_CLASSES + 1))
+    path = write(tmp_path, "t.csv", f"text,label\n{rows}\n")
+    with pytest.raises(DataError, match=r"t\.csv: column 'label' holds 1,001 different labels"):
+        load_file(path, text_column="text", label_column="label")
+    rows = "\n".join(f"t{i},c{i}" for i in range(MAX_CLASSES))
+    path = write(tmp_path, "ok.csv", f"text,label\n{rows}\n")
+    assert len(set(load_file(path, text_column="text", label_column="label").classes)) == 1000

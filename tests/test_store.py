@@ -421,3 +421,18 @@ def test_two_stores_undoing_the_same_event_undo_it_once(store, open_store):
     assert len(first.undo(event_id, annotator="ann")) == 1
     assert other.undo(event_id, annotator="bob") == []  # it sees the first undo first
     assert (other.events()["source"] == "undo").sum() == 1
+
+
+def test_more_classes_than_a_project_can_hold_are_refused_before_anything_is_written(store):
+    from sslcore.dataset import MAX_CLASSES
+
+    names = [f"c{i}" for i in range(MAX_CLASSES + 1)]
+    dataset = text_dataset(["one", "two"])
+    with pytest.raises(StoreError, match="1,001 classes is more than the 1,000"):
+        store.create_project("many", dataset, class_names=names)
+    assert store.project_names() == []
+    assert not any((store.data_dir / "projects").glob("*many*"))
+    project = store.create_project("many", dataset, class_names=names[:-1])
+    with pytest.raises(StoreError, match="1,001 classes"):
+        project.add_class("one too many")
+    assert len(project.classes()) == MAX_CLASSES

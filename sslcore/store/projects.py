@@ -31,7 +31,7 @@ from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from ..cache import ArtifactCache
-from ..dataset import ID, LABEL, Dataset
+from ..dataset import ID, LABEL, MAX_CLASSES, TOO_MANY_CLASSES_ADVICE, Dataset
 from ..errors import StoreError
 from .events import SOURCES, LabelEvent, LabelState, read_events
 from .files import (
@@ -193,6 +193,10 @@ class Store:
         class_names = list(class_names)  # read twice below; a generator would be empty
         if name in self.project_names():
             raise StoreError(f"A project named {name!r} exists already; pick another name.")
+        labels = dataset.labels if import_labels else [None] * dataset.n_items
+        imported = sorted({c for c in labels if c is not None} - set(class_names))
+        class_names = [*dict.fromkeys(class_names), *imported]
+        _check_class_count(len(class_names))
         folder = f"{_slug(name)}-{uuid.uuid4().hex[:8]}"
         # Written under a hidden name and renamed once the project row is committed, so a
         # kill at any point leaves no folder the database does not know (files.py).
@@ -200,9 +204,6 @@ class Store:
         try:
             target.mkdir(parents=True)
             dataset.items.to_parquet(target / ITEMS_FILE, index=False)
-            labels = dataset.labels if import_labels else [None] * dataset.n_items
-            imported = sorted({c for c in labels if c is not None} - set(class_names))
-            class_names = [*dict.fromkeys(class_names), *imported]
             now = time.time()
             with self.db.begin() as conn:
                 project_id = conn.execute(
@@ -396,6 +397,7 @@ class Project:
         existing = self.classes(include_merged=True)
         if any(c.name == name for c in existing):
             raise StoreError(f"The class {name!r} exists already in {self.name!r}.")
+        _check_class_count(sum(c.merged_into is None for c in existing) + 1)
         position = max((c.position for c in existing), default=-1) + 1
         color = color or PALETTE[position % len(PALETTE)]
         with self.db.begin() as conn:
@@ -879,3 +881,11 @@ class Project:
                 .where(projects.c.id == self.id)
                 .values(settings=json.dumps(self.settings))
             )
+
+
+def _check_class_count(n_classes: int) -> None:
+    if n_classes > MAX_CLASSES:
+        raise StoreError(
+            f"{n_classes:,} classes is more than the {MAX_CLASSES:,} a project can have: every "
+            f"label would take seconds to spread over all of them. " + TOO_MANY_CLASSES_ADVICE
+        )
