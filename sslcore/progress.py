@@ -2,8 +2,7 @@
 
 Steps report ``progress(fraction, message)``. A :class:`ProgressTracker` is such a
 callback that remembers the latest report and estimates the time left;
-:func:`stage` maps a step's own 0-1 onto its share of the whole job;
-:func:`with_time_left` adds "(about N min left)" to each message of a callback; a
+:func:`stage` maps a step's own 0-1 onto its share of the whole job; a
 :class:`BackgroundJob` runs a function in a thread with a tracker, so a UI can poll it
 and stay usable.
 """
@@ -52,36 +51,6 @@ def describe_seconds(seconds: float) -> str:
         return f"about {minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"about {hours} h" + (f" {minutes} min" if minutes else "")
-
-
-def with_time_left(progress: Progress, *, clock: Callable[[], float] = time.monotonic) -> Progress:
-    """``progress``, with "(about N min left)" added to each message once it can be told.
-
-    The clock starts at the first report, so wrap one callback per step.
-
-    Examples
-    --------
-    >>> now = iter([0.0, 10.0, 20.0]).__next__
-    >>> report = with_time_left(lambda f, m: print(f"{f:.0%} {m}"), clock=now)
-    >>> report(0.0, "Indexing")
-    0% Indexing
-    >>> report(0.2, "Indexing")
-    20% Indexing (about 40 s left)
-    >>> report(0.5, "Searching")
-    50% Searching (about 20 s left)
-    """
-    started: list[float] = []
-
-    def report(fraction: float, message: str) -> None:
-        now = clock()
-        if not started:
-            started.append(now)
-        left = time_left(fraction, now - started[0])
-        progress(
-            fraction, message if left is None else f"{message} ({describe_seconds(left)} left)"
-        )
-
-    return report
 
 
 class ProgressTracker:

@@ -13,7 +13,6 @@ from sslcore.progress import (
     describe_seconds,
     describe_wait,
     time_left,
-    with_time_left,
 )
 
 
@@ -32,22 +31,6 @@ def test_time_left_extrapolates_the_pace_so_far():
 )  # fmt: skip
 def test_durations_read_at_a_glance(seconds, text):
     assert describe_seconds(seconds) == text
-
-
-def test_messages_gain_the_time_left_once_it_can_be_told():
-    ticks = iter([100.0, 101.0, 130.0, 190.0])
-    seen = []
-    report = with_time_left(lambda f, m: seen.append((f, m)), clock=lambda: next(ticks))
-    report(0.0, "Indexing")
-    report(0.01, "Indexing")
-    report(0.3, "Indexing")
-    report(0.9, "Searching")
-    assert seen == [
-        (0.0, "Indexing"),
-        (0.01, "Indexing"),
-        (0.3, "Indexing (about 1 min left)"),
-        (0.9, "Searching (about 10 s left)"),
-    ]
 
 
 def test_image_features_report_progress_per_image():

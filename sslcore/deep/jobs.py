@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import BackgroundJob
 from . import CLASSIFIER_METHODS, train
 from .runtime import Cancelled, write_atomically
 
@@ -89,7 +90,8 @@ def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
 
 @dataclass
 class TrainingJob:
-    """Runs ``train_and_save`` in a daemon thread so a page can poll it and cancel it.
+    """``train_and_save`` as a :class:`~sslcore.progress.BackgroundJob` that a page can
+    poll and cancel.
 
     ``threads``, when given, sets torch's CPU threads for the whole process (torch has no
     per-thread setting): the studio leaves one core to the pages.
@@ -110,19 +112,15 @@ class TrainingJob:
     folder: str | os.PathLike
     params: dict = field(default_factory=dict)
     threads: int | None = None
-    fraction: float = 0.0
-    message: str = "waiting"
-    state: str = "pending"  # pending, running, done, cancelled, failed
-    result: TrainedFiles | None = None
-    error: BaseException | None = None
 
     def __post_init__(self):
         self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"train-{self.method}")
+        self._job = BackgroundJob(self._train, name=f"train-{self.method}")
+        self._started = False
 
     def start(self) -> TrainingJob:
-        self.state = "running"
-        self._thread.start()
+        self._started = True
+        self._job.start()
         return self
 
     def cancel(self) -> None:
@@ -130,24 +128,51 @@ class TrainingJob:
         self._cancel.set()
 
     def wait(self, timeout: float | None = None) -> str:
-        self._thread.join(timeout)
+        """Wait up to ``timeout`` seconds; returns the state then."""
+        self._job.wait(timeout)
         return self.state
 
-    def _progress(self, fraction: float, message: str) -> None:
-        self.fraction, self.message = fraction, message
+    @property
+    def state(self) -> str:
+        """pending, running, done, cancelled or failed."""
+        if not self._started:
+            return "pending"
+        if not self._job.done:
+            return "running"
+        if self._job.error is None:
+            return "done"
+        return "cancelled" if isinstance(self._job.error, Cancelled) else "failed"
 
-    def _run(self) -> None:
-        try:
-            if self.threads:
-                from . import require_torch
+    @property
+    def fraction(self) -> float:
+        return self._job.tracker.fraction
 
-                require_torch().set_num_threads(self.threads)
-            self.result = train_and_save(
-                self.method, self.images, self.labels, self.item_ids, self.folder,
-                progress=self._progress, cancel=self._cancel, **self.params,
-            )  # fmt: skip
-            self.state, self.message = "done", f"{self.method}: finished"
-        except Cancelled:
-            self.state, self.message = "cancelled", f"{self.method}: cancelled, nothing saved"
-        except Exception as error:  # reported to the page, which stays up
-            self.state, self.error, self.message = "failed", error, f"{self.method}: {error}"
+    @property
+    def message(self) -> str:
+        state = self.state
+        if state == "done":
+            return f"{self.method}: finished"
+        if state == "cancelled":
+            return f"{self.method}: cancelled, nothing saved"
+        if state == "failed":
+            return f"{self.method}: {self._job.error}"
+        return self._job.tracker.message or "waiting"
+
+    @property
+    def error(self) -> BaseException | None:
+        """What made the run fail (a cancel is not a failure)."""
+        return self._job.error if self.state == "failed" else None
+
+    @property
+    def result(self) -> TrainedFiles | None:
+        return self._job.result() if self.state == "done" else None
+
+    def _train(self, progress) -> TrainedFiles:
+        if self.threads:
+            from . import require_torch
+
+            require_torch().set_num_threads(self.threads)
+        return train_and_save(
+            self.method, self.images, self.labels, self.item_ids, self.folder,
+            progress=progress, cancel=self._cancel, **self.params,
+        )  # fmt: skip
