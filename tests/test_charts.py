@@ -28,3 +28,22 @@ def test_map_hover_shows_ids_classes_and_texts_as_text_and_keeps_raw_ids_for_sel
         assert "&lt;a href=" in shown
     ids = [item for trace in figure.data for item in trace.customdata]
     assert sorted(ids) == sorted(dataset.ids)  # selections still read the raw ids
+
+
+def test_image_hover_shows_a_thumbnail_in_shade_characters():
+    from sslcore.demos import load_demo
+    from studio.charts import SHADES
+
+    digits = load_demo("digits")
+    texts = hover_texts(digits)
+    rows = texts[0].split("<br>")
+    assert len(rows) == 8 and {len(row) for row in rows} == {16}  # 8x8 pixels, 2 chars each
+    assert set("".join(rows)) <= set(SHADES)
+    assert len(set("".join(rows))) > 2  # a picture, not a blank
+    figure = map_figure(
+        np.zeros((2, 2)), digits.ids[:2], np.array([None, None]), np.array(["0", "1"]),
+        np.array([0.9, 0.8]), ["0", "1"], {"0": "#000000", "1": "#111111"}, hover=texts[:2],
+        pictures=True,
+    )  # fmt: skip
+    assert figure.layout.hoverlabel.font.family == "monospace"
+    assert any(rows[0] in text for trace in figure.data for text in trace.text)
