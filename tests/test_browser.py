@@ -505,6 +505,19 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     assert humans == sum(n for name, n in before.items() if name.endswith("(human)")) + newly
     assert sum(after.values()) == sum(before.values())
     _shot(page, "map-selection")
+    # A large selection shows 12 thumbnails and says how many more there are.
+    box = plot.bounding_box()
+    page.mouse.move(box["x"] + 3, box["y"] + 3)
+    page.mouse.down()
+    right, bottom = box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
+    for x, y in [(right, box["y"] + 3), (right, bottom), (box["x"] + 3, bottom)]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.move(box["x"] + 3, box["y"] + 3, steps=8)
+    page.mouse.up()
+    heading.wait_for(timeout=30_000)
+    selected = int(heading.inner_text().split()[0].replace(",", ""))
+    assert selected > 12
+    page.get_by_text(f"… and {selected - 12:,} more.").wait_for(timeout=30_000)
 
 
 def test_download_the_export(server, page):
