@@ -13,8 +13,8 @@ from sqlalchemy.exc import DatabaseError
 
 from sslcore.store.files import database_error
 from studio.auth import page_allowed, require_sign_in, sign_out_button
-from studio.components import ItemArea, md
-from studio.state import PROJECT_KEY, draw_frame, get_store
+from studio.components import md
+from studio.state import draw_frame, get_store
 
 PAGES = Path(__file__).parent / "app_pages"
 
@@ -38,12 +38,7 @@ def main() -> None:
     try:
         draw_frame()
         sign_out_button()
-        # A page of another project (or another page) goes in one piece when this one is
-        # drawn: Streamlit updates the browser element by element, so a new title came
-        # before the previous project's item and buttons were cleared.
-        identity = (navigation.url_path, st.session_state.get(PROJECT_KEY))
-        with ItemArea("page").container(identity):
-            navigation.run()
+        navigation.run()
     except DatabaseError as error:  # a page the database cannot read, met after opening it
         store = get_store()
         st.error(md(database_error(store.location, error, store.data_dir)))

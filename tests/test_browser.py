@@ -194,60 +194,6 @@ def test_a_burst_of_keys_labels_only_items_on_screen(server, page):
     assert set(labels) <= seen, (labels, presses)
 
 
-# Records every moment the page shows a title naming project B beside a class button of
-# project A's items (the issue saw A's buttons for ~11 s under B's title).
-WATCH_SWITCH = """([title, stale]) => {
-  window.staleSeen = [];
-  let since = null;
-  const check = () => {
-    const h1 = document.querySelector('h1');
-    const bad = h1 && h1.innerText.includes(title) &&
-                document.querySelector(`[class*="${stale}"]`);
-    if (bad && since === null) since = performance.now();
-    if (!bad && since !== null) {
-      window.staleSeen.push(Math.round(performance.now() - since));
-      since = null;
-    }
-  };
-  new MutationObserver(check).observe(document.body, {childList: true, subtree: true,
-                                                      attributes: true, characterData: true});
-}"""
-
-
-def test_a_project_switch_never_shows_the_previous_projects_buttons(server, page, sms_path):
-    """Switching to a project whose model is still being built: the new title never stands
-    over the previous project's item and class buttons."""
-    from urllib.parse import quote
-
-    from sslcore.demos import create_demo_project
-    from sslcore.loaders import load_file
-
-    url, data_dir = server
-    store = Store(data_dir)
-    first = create_demo_project(store, "digits", "switch digits")
-    lines = sms_path.read_text(encoding="utf-8").splitlines()[:1501]
-    upload = data_dir / "switch_sms.tsv"
-    upload.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    dataset = load_file(upload, text_column="SMS", label_column="Label")
-    second = store.create_project("switch sms", dataset, import_labels=False,
-                                  class_names=["ham", "spam"])  # fmt: skip
-    page.goto(f"{url}/?project={quote(first.name)}")
-    sign_in(page, "switch-tester")
-    area = page.locator(".st-key-label-item")
-    area.get_by_role("button", name="Skip").wait_for(timeout=90_000)
-    _wait_idle(page)
-    assert page.locator(f'[class*="st-key-label-{first.id}-"]').count() > 0
-    page.evaluate(WATCH_SWITCH, [f"Label · {second.name}", f"st-key-label-{first.id}-"])
-    picker = page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").first
-    picker.click()
-    page.get_by_role("option", name=second.name, exact=True).click()
-    _title(page, f"Label · {second.name}")
-    area.get_by_role("button", name="spam").wait_for(timeout=120_000)
-    _wait_idle(page)
-    assert page.evaluate("window.staleSeen") == []
-    assert page.locator(f'[class*="st-key-label-{first.id}-"]').count() == 0
-
-
 def test_projects_page_and_a_bad_upload(server, page, tmp_path):
     url, _ = server
     page.goto(f"{url}/projects")
