@@ -160,7 +160,8 @@ def new_text_project(page, url: str, sms: Path) -> tuple[float, float]:
 
 
 def summary(waits: list[float]) -> dict:
-    return {"n": len(waits), "median_s": round(median(waits), 3), "max_s": round(max(waits), 3)}
+    return {"n": len(waits), "median_s": round(median(waits), 3), "max_s": round(max(waits), 3),
+            "each_s": [round(w, 2) for w in waits]}  # fmt: skip
 
 
 def main() -> None:

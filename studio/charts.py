@@ -10,9 +10,16 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from sslcore.dataset import IMAGE
+from sslcore.images import open_image
 from sslcore.projection import DecisionField
 
 UNLABELED_COLOR = "#B0B0B0"
+SHADES = "\u00a0░▒▓█"
+"""Light to dark, for thumbnails in hover boxes (a no-break space: plotly collapses spaces)."""
+HOVER_THUMBNAILS = 5_000
+"""Image projects up to this size get a thumbnail in the map's hover box (each image is
+decoded once per project); larger ones name the item only."""
 UNCERTAIN_COLOR = (255, 255, 255)
 """Where the model is unsure the map shows no class colour at all: a grey band was
 mistaken for a class drawn in grey."""
@@ -66,10 +73,13 @@ def map_figure(
     color_by: str = "pseudo-label",
     field: DecisionField | None = None,
     max_points: int = 20_000,
+    pictures: bool = False,
 ) -> go.Figure:
     """WebGL scatter of the map. Human labels are large outlined circles, pseudo-labels small
     diamonds; every point carries its item id as custom data for selections. Classes come
-    in the order of ``classes`` (the project's order), in the legend too."""
+    in the order of ``classes`` (the project's order), in the legend too. ``pictures``:
+    the hover texts hold :func:`shade_thumbnail` pictures, shown black on white in a
+    monospaced font."""
     labeled = np.array([h is not None for h in human])
     if classes:  # what the hover box says about each point
         pairs = zip(predicted, confidence, strict=True)
@@ -129,6 +139,10 @@ def map_figure(
         yaxis=dict(showgrid=False, zeroline=False, showticklabels=False),
         plot_bgcolor="white",
     )
+    if pictures:
+        figure.update_layout(
+            hoverlabel=dict(bgcolor="white", font=dict(family="monospace", color="black"))
+        )
     return figure
 
 
@@ -138,12 +152,44 @@ def hover_texts(dataset, limit: int = 80) -> list[str]:
     if dataset.kind == "text":
         texts = [t if len(t) <= limit else t[:limit] + "…" for t in items["text"]]
     elif dataset.kind == "image":
+        # Plotly's hover boxes hold text only, so the picture is drawn in shade characters.
+        if len(items) <= HOVER_THUMBNAILS:
+            return [shade_thumbnail(blob) for blob in items[IMAGE]]
         texts = ["" for _ in range(len(items))]  # the id names it; a click shows the image
     else:
         columns = list(dataset.feature_columns)[:4]
         texts = [", ".join(f"{c}={_short(v)}" for c, v in zip(columns, row, strict=True))
                  for row in items[columns].itertuples(index=False)]  # fmt: skip
     return [html.escape(t) for t in texts]
+
+
+def shade_thumbnail(blob: bytes, side: int = 12) -> str:
+    """An image as at most ``side`` x ``side`` shade characters, rows joined by ``<br>``:
+    a thumbnail a plotly hover box can show (it holds no images). Each pixel is two
+    characters wide, as a monospaced character is about twice as tall as wide. An image
+    that cannot be decoded gives an empty string.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> image = Image.new("L", (2, 1), 255)
+    >>> image.putpixel((1, 0), 0)
+    >>> buffer = io.BytesIO()
+    >>> image.save(buffer, format="PNG")
+    >>> shade_thumbnail(buffer.getvalue()) == "\u00a0\u00a0██"
+    True
+    """
+    try:
+        image = open_image(blob)
+        image.seek(0)
+        image.draft("L", (side, side))
+        image = image.convert("L")
+    except Exception:  # a damaged image: the hover names the item only
+        return ""
+    image.thumbnail((side, side), Image.BOX)
+    pixels = np.asarray(image, dtype=np.float64)
+    levels = np.rint((255 - pixels) / 255 * (len(SHADES) - 1)).astype(int)
+    return "<br>".join("".join(SHADES[v] * 2 for v in row) for row in levels)
 
 
 def _short(value) -> str:

@@ -381,6 +381,32 @@ def test_review_accept_reject_and_bulk_accept(server, page):
 # Points per trace of the map, read from the plotly figure in the page.
 MAP_TRACES = """() => Object.fromEntries(document.querySelector('.js-plotly-plot').data
     .map((trace) => [trace.name, trace.customdata.length]))"""
+# Every point of the map in page pixels, with the class its trace draws ("upper (model)").
+MAP_POINTS = """() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  const frame = plot.getBoundingClientRect();
+  const xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
+  return plot._fullData.flatMap((trace) => Array.from(trace.x, (x, i) => ({
+    cls: trace.name.replace(/ \\((model|human)\\)$/, ''),
+    x: frame.left + xa._offset + xa.l2p(x), y: frame.top + ya._offset + ya.l2p(trace.y[i]),
+  })));
+}"""
+
+
+def _box_of_one_class(points: list[dict], wanted: str, area: dict, half: float = 45.0) -> tuple:
+    """A box (x0, y0, x1, y1) in page pixels, inside the plot's ``area``, holding points of
+    class ``wanted`` only: around the point of that class farthest from other classes'."""
+    others = [(p["x"], p["y"]) for p in points if p["cls"] != wanted]
+
+    def room(p):  # distance to the nearest point of another class
+        return min(max(abs(p["x"] - x), abs(p["y"] - y)) for x, y in others)
+
+    centre = max((p for p in points if p["cls"] == wanted), key=room)
+    assert room(centre) > half, "no region of the map is one class only"
+    left, top = area["x"] + 3, area["y"] + 3
+    right, bottom = left + area["width"] - 6, top + area["height"] - 6
+    return (max(centre["x"] - half, left), max(centre["y"] - half, top),
+            min(centre["x"] + half, right), min(centre["y"] + half, bottom))  # fmt: skip
 
 
 def test_lasso_on_the_map_labels_the_selection(server, page):
@@ -392,11 +418,12 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     plot = page.locator(".js-plotly-plot .nsewdrag").first
     plot.wait_for(timeout=60_000)
     assert page.get_by_role("button", name="Show UMAP").count() == 0  # moons is 2-D already
+    plot.scroll_into_view_if_needed()
     _shot(page, "map")
     before = page.evaluate(MAP_TRACES)
-    box = plot.bounding_box()
-    x0, y0 = box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05
-    x1, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+    # Select a region that is all the LAST class: a preset to the first class would be wrong.
+    wanted = project.class_names()[-1]
+    x0, y0, x1, y1 = _box_of_one_class(page.evaluate(MAP_POINTS), wanted, plot.bounding_box())
     page.mouse.move(x0, y0)
     page.mouse.down()
     for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0)]:
@@ -406,9 +433,9 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     heading.wait_for(timeout=30_000)
     selected = int(heading.inner_text().split()[0].replace(",", ""))
     assert selected > 0
-    # Preset to what most of the selection is, named on the button.
+    # Preset to what the selection is, named on the button.
     preset = page.get_by_role("combobox", name="Label the selection as").input_value()
-    assert preset in project.class_names()
+    assert preset == wanted
     labeled_before = set(project.labels())
     page.get_by_role("button", name=re.compile(rf"^Label [\d,]+ items as {preset}$")).click()
     page.get_by_text(re.compile(r"^Labeled a batch of [\d,]+ labels as ")).wait_for(timeout=30_000)
@@ -420,9 +447,23 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     after = page.evaluate(MAP_TRACES)
     humans = sum(n for name, n in after.items() if name.endswith("(human)"))
     newly = len(set(project.labels()) - labeled_before)
+    assert newly > 0
     assert humans == sum(n for name, n in before.items() if name.endswith("(human)")) + newly
     assert sum(after.values()) == sum(before.values())
     _shot(page, "map-selection")
+    # A large selection shows 12 thumbnails and says how many more there are.
+    box = plot.bounding_box()
+    page.mouse.move(box["x"] + 3, box["y"] + 3)
+    page.mouse.down()
+    right, bottom = box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
+    for x, y in [(right, box["y"] + 3), (right, bottom), (box["x"] + 3, bottom)]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.move(box["x"] + 3, box["y"] + 3, steps=8)
+    page.mouse.up()
+    heading.wait_for(timeout=30_000)
+    selected = int(heading.inner_text().split()[0].replace(",", ""))
+    assert selected > 12
+    page.get_by_text(f"… and {selected - 12:,} more.").wait_for(timeout=30_000)
 
 
 def test_download_the_export(server, page):

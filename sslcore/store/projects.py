@@ -65,8 +65,8 @@ PALETTE = (
     "#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2",
     "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D", "#17BECF",
 )  # fmt: skip
-"""Colours given to new classes in turn. None is grey: the map draws where the model is
-unsure in grey."""
+"""Colours given to new classes in turn. None is grey: the map draws unlabeled points in
+grey (and nothing where the model is unsure)."""
 
 
 def default_data_dir() -> Path:

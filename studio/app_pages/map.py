@@ -30,6 +30,12 @@ def label_selection(item_ids: list[str], class_name: str) -> None:
     st.session_state[NOTE] = f"Labeled {what}. U on the Label page undoes them all at once."
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def hover_of(project_id: int, n_items: int, _dataset) -> list[str]:
+    # Kept per project: an image project's thumbnails decode every image.
+    return hover_texts(_dataset)
+
+
 def show_umap() -> None:
     st.session_state[LAYOUT] = "umap"
 
@@ -61,9 +67,10 @@ figure = map_figure(
     predictions.confidence if classes else np.zeros(len(coords)),
     classes,
     colors,
-    hover=hover_texts(dataset),
+    hover=hover_of(project.id, dataset.n_items, dataset),
     color_by=color_by,
     field=field,
+    pictures=dataset.kind == "image",
 )
 event = st.plotly_chart(
     figure,
