@@ -133,6 +133,16 @@ class SpreadingState:
             self.F[self.clamped] = Y[self.clamped]
         self.R = self._residual()
 
+    def warm_start(self, F: np.ndarray) -> None:
+        """Continue from ``F`` (item order), e.g. a solution found for these targets elsewhere."""
+        F = np.array(F, dtype=self.dtype)
+        if F.shape[1] < self.F.shape[1]:
+            F = np.hstack([F, np.zeros((self.n_items, self.F.shape[1] - F.shape[1]), self.dtype)])
+        self.F = F if self.order is None else F[self.order]
+        if self.hard_clamp:
+            self.F[self.clamped] = self.Y[self.clamped]
+        self.R = self._residual()
+
     def change_targets(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Set the targets of the items at ``rows`` to ``values``; patch the residual locally."""
         rows = self.rows(rows)
