@@ -318,6 +318,8 @@ def _keep_top(q, proba, *, draws=None):
     prediction stays the model's best class: ``q >= p2 / (1 - p1 + p2)``."""
     _, p1, p2 = top_two(proba)
     floor = np.divide(p2, 1.0 - p1 + p2, out=np.full(len(p1), 0.5), where=(1.0 - p1 + p2) > 0)
+    # Strictly above: at the floor the runner-up ties, and argmax would pick the lower column.
+    floor = np.where(p1 > p2, floor + 1e-9, floor)
     if draws is not None:
         floor = floor[:, None]
     return np.clip(np.maximum(q, floor), 0.0, 1.0 - EPS)
