@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -151,9 +152,12 @@ class ProjectEngine:
             return
         engine = self.engine
         labels, rejections = engine.label_set(), sorted(engine._rejections)
-        self.tuning_job = BackgroundJob(
-            lambda progress: engine.tuner.tune(labels, rejections), name="model-selection"
-        ).start()
+
+        def tune(progress):
+            _lower_this_threads_priority()
+            return engine.tuner.tune(labels, rejections)
+
+        self.tuning_job = BackgroundJob(tune, name="model-selection").start()
 
     def _take_tuning(self) -> bool:
         job = self.tuning_job
@@ -251,6 +255,12 @@ class ProjectEngine:
 
         self._umap_thread = threading.Thread(target=compute, daemon=True, name="umap")
         self._umap_thread.start()
+
+
+def _lower_this_threads_priority(niceness: int = 10) -> None:
+    """Let the label path win the cores: on Linux a thread has its own nice value."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
 @dataclass(frozen=True)
