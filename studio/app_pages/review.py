@@ -113,7 +113,7 @@ with suggestions:
         lambda: bulk_plans(live.engine, target),
     )
     plan_table = pd.DataFrame(
-        [(md(p.class_name), p.candidates, p.count, p.expected_wrong, p.wrong_bound,
+        [(p.class_name, p.candidates, p.count, p.expected_wrong, p.wrong_bound,
           p.precision_bound if p.count else None) for p in plans if p.class_name in classes],
         columns=["class", "predicted", "qualify", "expected wrong", "at most wrong (95%)",
                  "precision at least"],
