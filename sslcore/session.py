@@ -30,7 +30,7 @@ from .active import (
 )
 from .bulk import DEFAULT_TARGET_PRECISION, BulkPlan
 from .cache import fingerprint
-from .engine import Engine, Predictions
+from .engine import AUTO_TUNE_MAX_ITEMS, Engine, Predictions
 from .errors import PoolExhaustedError
 from .features import featurize, project_method
 from .graph import build_knn_graph
@@ -122,8 +122,16 @@ class ProjectEngine:
     def predictions(self) -> Predictions:
         return self.engine.predictions
 
-    def refresh(self) -> Predictions:
-        """Bring the engine up to the project's latest label events (no work if none are new)."""
+    def refresh(self, *, tune: bool | None = None) -> Predictions:
+        """Bring the engine up to the project's latest label events (no work if none are new).
+
+        Once the labels grew enough, the model selection and calibration start again in
+        a background thread (``tune``; default: on projects of up to
+        :data:`sslcore.engine.AUTO_TUNE_MAX_ITEMS` items). On larger ones the selection
+        takes several seconds of both cores and slowed every label meanwhile (100k
+        items: p50 per label 176-243 ms with it, 125 ms without), so there the pages
+        that show its results (Review, Insights) ask for it, not the Label page.
+        """
         with self.lock:
             state = self.project.state()
             tuned = self._take_tuning()
@@ -141,7 +149,8 @@ class ProjectEngine:
                 self.round += 1
             elif tuned:
                 self.engine.predictions  # noqa: B018 (applied; rounds count label events only)
-            self._start_tuning()
+            if self.engine.n_items <= AUTO_TUNE_MAX_ITEMS if tune is None else tune:
+                self._start_tuning()
             return self.engine.predictions
 
     def _start_tuning(self) -> None:
@@ -172,10 +181,11 @@ class ProjectEngine:
 
     def wait_for_tuning(self, timeout: float = 60.0) -> Predictions:
         """Wait for a model selection under way and apply it (tests, the CLI)."""
+        self.refresh(tune=True)
         job = self.tuning_job
         if job is not None:
             job.wait(timeout)
-        return self.refresh()
+        return self.refresh(tune=False)
 
     @property
     def tuning(self):

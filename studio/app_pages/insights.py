@@ -25,7 +25,7 @@ project = require_project()
 
 st.title(f"Insights · {md(project.name)}")
 live = project_engine(project)
-predictions = live.predictions
+predictions = live.refresh(tune=True)  # the model selection is shown below
 events = project.events()
 human = np.array([h is not None for h in predictions.human])
 

@@ -19,7 +19,7 @@ require_annotator()
 st.title(f"Review suggestions · {md(project.name)}")
 session = labeling_session(project)
 live = session.live
-predictions = live.refresh()
+predictions = live.refresh(tune=True)  # its suggestions and bounds need the calibration
 dataset = project.dataset()
 if predictions.proba.shape[1] == 0:
     st.info("Label a few items first: suggestions appear once the model has labels to spread.")
@@ -107,6 +107,9 @@ with suggestions:
                        "precision stays at or above this even in the pessimistic case (95% "
                        "sure), given how few labels the calibration has seen.") / 100  # fmt: skip
     tuning = live.tuning
+    if live.tuning_job is not None and not live.tuning_job.done:
+        st.caption("The calibration is being brought up to the labels given since it was "
+                   "learned; the figures below change when it is ready.")  # fmt: skip
     plans = cached_for(
         f"bulk-plans-{project.id}",
         (live.last_event_id, id(tuning), target),
