@@ -472,7 +472,7 @@ class ActiveLearner:
             ids=engine.item_ids,
             labeled=engine.labeled,
             features=engine.features,
-            proba=engine.predictions.proba if engine.classes else None,
+            proba=_ranking_proba(engine.predictions) if engine.classes else None,
             n_classes_labeled=engine.n_classes_labeled,
             graph=engine.graph,
             density=self._node_density(),
@@ -482,7 +482,13 @@ class ActiveLearner:
         )
         if engine.n_items >= QUERY_CANDIDATES_MIN_ITEMS and chosen.needs_classes:
             pool = _candidate_pool(chosen, pool, n, seed)
-        return chosen.query(pool, n, seed=seed)
+        picks = chosen.query(pool, n, seed=seed)
+        marks = getattr(engine, "picked_as_uncertain", None)
+        if chosen.needs_classes and marks is not None:
+            # Labels of items picked for the model's doubt are its hardest cases, not a fair
+            # sample: the calibration must not read them as typical (sslcore.calibration).
+            marks[[engine.position(s.item_id) for s in picks]] = True
+        return picks
 
     def _planned_cold_start(self, size: int, seed: int) -> list[Suggestion]:
         """The unlabeled items of the first cold start, planned as one batch.
@@ -522,6 +528,11 @@ class ActiveLearner:
         if name != Disagreement.name or not self.engine.classes:
             return None
         return self.engine.self_training_proba()
+
+
+def _ranking_proba(predictions) -> np.ndarray:
+    # Strategies rank by the model's own scores; calibration only rescales them.
+    return predictions.proba if predictions.raw is None else predictions.raw
 
 
 def _candidate_pool(chosen: Strategy, pool: Pool, n: int, seed: int) -> Pool:

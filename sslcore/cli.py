@@ -239,6 +239,24 @@ def _parser() -> argparse.ArgumentParser:
         "--write", action="store_true", help="update the table in docs/benchmarks.md"
     )
     efficiency.set_defaults(run=_run_bench_efficiency)
+    suite = benches.add_parser(
+        "suite", help="every suite dataset, both modes, against scikit-learn's peers"
+    )
+    suite.add_argument("--datasets", help="comma-separated suite datasets (default: all)")
+    suite.add_argument("--modes", default="active,random", help="active, random or both")
+    suite.add_argument("--seeds", type=int, default=5)
+    suite.add_argument("--budgets", default="10,30,50,100", help="comma-separated label counts")
+    suite.add_argument(
+        "--results",
+        type=Path,
+        help="JSON-lines file of finished units: resume from it, append to it "
+        "(several processes may share one)",
+    )
+    suite.add_argument("--json", action="store_true", help="print the summary as JSON")
+    suite.add_argument(
+        "--write", action="store_true", help="update the table in docs/benchmarks.md"
+    )
+    suite.set_defaults(run=_run_bench_suite)
     return parser
 
 
@@ -465,9 +483,12 @@ def _run_simulate(args) -> int:
             f"strategy {result['strategy']}, method {result['method']}, {result['seeds']} seeds"
         )
         for point in result["curve"]:
+            bulk = point["bulk_precision"]
             print(
                 f"  {point['labels']:>5} labels: accuracy {point['accuracy']:.3f} "
-                f"± {point['std']:.3f}"
+                f"± {point['std']:.3f}, ECE {point['ece']:.3f}, bulk accept at 98%: "
+                f"{point['bulk_coverage']:.0%} of the rest"
+                + ("" if bulk is None else f" at {bulk:.1%} precision")
             )
     return 0
 
@@ -490,6 +511,36 @@ def _run_bench_efficiency(args) -> int:
     from .bench import efficiency
 
     print(efficiency(seeds=args.seeds, write=args.write))
+    return 0
+
+
+def _run_bench_suite(args) -> int:
+    from . import suite
+    from .bench import _stderr_progress
+
+    datasets = args.datasets.split(",") if args.datasets else None
+    unknown = sorted(set(datasets or ()) - set(suite.DATASETS))
+    modes = tuple(m for m in args.modes.split(",") if m)
+    if unknown or not set(modes) <= set(suite.MODES):
+        wrong = ", ".join(unknown) if unknown else args.modes
+        print(f"sslabel: unknown suite dataset(s) or mode(s): {wrong}; datasets are "
+              f"{', '.join(suite.DATASETS)}; modes are {', '.join(suite.MODES)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    report = _stderr_progress(0.0)
+    records = suite.run(
+        datasets=datasets,
+        modes=modes,
+        seeds=args.seeds,
+        budgets=tuple(int(b) for b in args.budgets.split(",")),
+        results=args.results,
+        progress=lambda message: report(0.0, message),
+    )
+    rows = suite.summarize(records)
+    table = suite.markdown(rows)
+    if args.write:
+        suite.write_table(table, Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md")
+    print(json.dumps(rows) if args.json else table)
     return 0
 
 

@@ -22,8 +22,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .calibration import Calibrator
+from .crossfit import CrossFit, LabelSet
 from .graph import build_knn_graph, normalized_affinity
 from .propagation import UNLABELED, SpreadingState, class_prior, distributions, targets_from_codes
+from .selection import FeatureRepresentation, SpreadingConfig, Tuner, Tuning
 
 SMALL_WORK = 500_000
 """Above this many (graph entries x classes), an update runs a bounded number of sweeps."""
@@ -31,6 +34,18 @@ FLOAT32_MIN_NNZ = SMALL_WORK
 """Graphs with at least this many entries always take the bounded-sweeps path; their
 spreading runs in float32 (half the memory traffic per sweep, measured 2x faster at 100k)
 on rows renumbered for locality (reverse Cuthill-McKee: ``S @ F`` 4x faster at 1M)."""
+AUTO_TUNE_MAX_ITEMS = 20_000
+"""With ``auto_tune``, up to this many items :meth:`Engine.update` re-chooses the model
+itself as labels grow; above, only :meth:`Engine.tune` does (the app runs it in the
+background, off the label path)."""
+TUNE_GROWTH = 1.25
+"""The model is re-chosen once the labels people gave grew by this factor (and by at least 2)."""
+SOURCE_WEIGHTS = {"bulk": 0.5}
+"""Weight of a label in the fit by where it came from (1 unless listed). Bulk accepts were
+the model's own guesses: they count half, so they cannot outvote a person's label nearby."""
+HELD_OUT_SOURCES = frozenset({"human", "imported", "resolved"})
+"""Only labels a person gave are held out to calibrate and choose the model; accepted and
+bulk-accepted suggestions were picked by the model and would flatter it."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +55,16 @@ class Predictions:
     item_ids: np.ndarray
     classes: list[str]
     proba: np.ndarray
+    """Calibrated class distributions: an unlabeled item's top value is the probability
+    that the suggestion is right (see :mod:`sslcore.calibration`); 1 on its label for a
+    labeled item."""
     human: np.ndarray
     self_training: np.ndarray | None = None
+    raw: np.ndarray | None = None
+    """The model's own distributions before calibration (what strategies rank by)."""
+    shown_confidence: np.ndarray | None = None
+    """Overrides the top value of ``proba`` as :attr:`confidence` (one class labeled:
+    every item gets it, and nothing says how often rightly)."""
 
     @property
     def predicted(self) -> np.ndarray:
@@ -52,9 +75,20 @@ class Predictions:
 
     @property
     def confidence(self) -> np.ndarray:
-        if not self.classes:
+        """Calibrated probability that the predicted class is right (1 for labeled items)."""
+        if not self.classes or self.proba.shape[1] == 0:
             return np.zeros(len(self.item_ids))
+        if self.shown_confidence is not None:
+            return self.shown_confidence
         return self.proba.max(axis=1)
+
+    @property
+    def raw_confidence(self) -> np.ndarray:
+        """The model's uncalibrated top score, for diagnostics."""
+        source = self.proba if self.raw is None else self.raw
+        if source.shape[1] == 0:
+            return np.zeros(len(self.item_ids))
+        return source.max(axis=1)
 
     def to_frame(self) -> pd.DataFrame:
         """``item_id, human, predicted, confidence[, self_training], p:<class>...``.
@@ -98,6 +132,15 @@ class Engine:
         Relative residual at which a small graph's solve stops.
     sweeps_per_update : int, default=3
         Global sweeps per update on large graphs, after the local relaxation.
+    auto_tune : bool, default=False
+        Re-choose the model and its calibration (:meth:`tune`) inside
+        :meth:`update` whenever the labels people gave grew by
+        :data:`TUNE_GROWTH`, on up to :data:`AUTO_TUNE_MAX_ITEMS` items. Off, the
+        caller decides when (the app: in the background, see
+        :class:`sslcore.session.ProjectEngine`).
+    representations : sequence, optional
+        More representations the selection may choose among (see
+        :mod:`sslcore.selection`); ``features`` always comes first.
     progress : callable, optional
         ``progress(fraction, message)`` while the graph is built.
 
@@ -123,6 +166,8 @@ class Engine:
         class_mass_normalization: bool = True,
         tol: float = 1e-4,
         sweeps_per_update: int = 3,
+        auto_tune: bool = False,
+        representations=(),
         progress: Callable[[float, str], None] | None = None,
     ):
         self.item_ids = np.asarray([str(i) for i in item_ids], dtype=object)
@@ -135,24 +180,44 @@ class Engine:
             graph = build_knn_graph(self.features, n_neighbors=n_neighbors, progress=progress)
         self.graph = sp.csr_matrix(graph)
         self.class_mass_normalization = class_mass_normalization
+        self.hard_clamp = hard_clamp
         self.tol = tol
         self.sweeps_per_update = sweeps_per_update
-        self._position = {item: p for p, item in enumerate(self.item_ids)}
-        large = self.graph.nnz >= FLOAT32_MIN_NNZ
-        self._state = SpreadingState(
-            normalized_affinity(self.graph),
-            alpha=alpha,
-            hard_clamp=hard_clamp,
-            dtype=np.float32 if large else np.float64,
-            reorder=large,
+        self.auto_tune = auto_tune
+        self._representations = tuple(representations)
+        self._default = SpreadingConfig(
+            n_neighbors=n_neighbors, alpha=alpha, class_mass_normalization=class_mass_normalization
         )
+        self._tuner: Tuner | None = None
+        self.tuning: Tuning | None = None
+        self._config = self._default
+        self.calibrator = Calibrator().fit(np.zeros((0, 2)), np.zeros(0, int))
+        self._position = {item: p for p, item in enumerate(self.item_ids)}
+        self._state = self._new_state(self.graph, alpha)
         self.classes: list[str] = []
         self._column: dict[str, int] = {}
         self._codes = np.full(self.n_items, UNLABELED)
+        self._weights = np.ones(self.n_items)
+        self._held = np.zeros(self.n_items, bool)
+        self.picked_as_uncertain = np.zeros(self.n_items, bool)
+        """Items handed out because the model was unsure of them (set by
+        :class:`sslcore.active.ActiveLearner`); their labels are not a fair sample."""
+        self._blend_proba: np.ndarray | None = None
+        self._crossfit: tuple[bytes, CrossFit | None] | None = None
         self._rejections: set[tuple[int, int]] = set()
         self._self_training: np.ndarray | None = None
         self._self_training_proba: np.ndarray | None = None
         self.predictions = self._predict()
+
+    def _new_state(self, graph: sp.spmatrix, alpha: float) -> SpreadingState:
+        large = graph.nnz >= FLOAT32_MIN_NNZ
+        return SpreadingState(
+            normalized_affinity(graph),
+            alpha=alpha,
+            hard_clamp=self.hard_clamp,
+            dtype=np.float32 if large else np.float64,
+            reorder=large,
+        )
 
     @property
     def n_items(self) -> int:
@@ -175,8 +240,7 @@ class Engine:
 
     @property
     def spreading(self) -> SpreadingState:
-        """The spreading solution of the latest update (for diagnostics such as
-        :func:`sslcore.review.likely_mistakes`)."""
+        """The spreading solution of the latest update (for diagnostics)."""
         return self._state
 
     def position(self, item_id: str) -> int:
@@ -189,16 +253,23 @@ class Engine:
         self,
         labels: Mapping[str, str],
         rejections: Iterable[tuple[str, str]] = (),
+        *,
+        sources: Mapping[str, str] | None = None,
     ) -> Predictions:
-        """Refresh predictions for the current human labels and rejections.
+        """Refresh predictions for the current labels and rejections.
 
         Parameters
         ----------
         labels : mapping of item id to class name
-            Every current human label (not only the new one).
+            Every current label (not only the new one).
         rejections : iterable of (item id, class name)
             Suggestions a human turned down. The item is never predicted that
             class again, and the rejection pushes that class down around it.
+        sources : mapping of item id to source, optional
+            Where each label came from (a :data:`sslcore.store.SOURCES` name;
+            missing means ``"human"``). Bulk accepts weigh less
+            (:data:`SOURCE_WEIGHTS`); only a person's own labels are held out to
+            choose and calibrate the model (:data:`HELD_OUT_SOURCES`).
 
         Returns
         -------
@@ -207,14 +278,156 @@ class Engine:
         rejections = [(item, str(name)) for item, name in rejections]
         self._add_classes([str(name) for name in labels.values()] + [n for _, n in rejections])
         codes = np.full(self.n_items, UNLABELED)
+        weights = np.ones(self.n_items)
+        held = np.zeros(self.n_items, bool)
+        sources = sources or {}
         for item, name in labels.items():
-            codes[self.position(item)] = self._column[str(name)]
+            position = self.position(item)
+            codes[position] = self._column[str(name)]
+            source = sources.get(item, "human")
+            weights[position] = SOURCE_WEIGHTS.get(source, 1.0)
+            held[position] = source in HELD_OUT_SOURCES
         rejected = {(self.position(item), self._column[name]) for item, name in rejections}
-        self._apply_targets(codes, rejected)
+        self._apply_targets(codes, rejected, weights)
+        self._held = held
         self._solve()
         self._self_training = self._self_training_proba = None
+        if self.auto_tune and self.n_items <= AUTO_TUNE_MAX_ITEMS and self.tuning_due():
+            self.apply_tuning(self.tune(), predict=False)
+        self._refresh_other()
         self.predictions = self._predict()
         return self.predictions
+
+    # model selection and calibration ------------------------------------------------
+
+    @property
+    def tuner(self) -> Tuner:
+        """The model selection for these items (:class:`sslcore.selection.Tuner`)."""
+        if self._tuner is None:
+            self._tuner = Tuner(
+                [FeatureRepresentation("features", self.features), *self._representations],
+                default=self._default,
+                graphs={self._default.graph_key: self.graph},
+            )
+        return self._tuner
+
+    def label_set(self) -> LabelSet:
+        """The current labels as the selection sees them: weights by source, which ones
+        are held out (a person's), which were a fair sample (not picked as uncertain)."""
+        positions = np.flatnonzero(self.labeled)
+        return LabelSet(
+            positions,
+            self._codes[positions],
+            len(self.classes),
+            weights=self._weights[positions],
+            held=self._held[positions],
+            representative=~self.picked_as_uncertain[positions],
+        )
+
+    def tuning_due(self) -> bool:
+        """Whether the labels people gave grew enough since the last :meth:`tune`."""
+        held = int(self._held.sum())
+        if self.n_classes_labeled < 2 or held < 2:
+            return False
+        if self.tuning is None:
+            return True
+        before = self.tuning.n_held
+        return held < before or held >= max(before * TUNE_GROWTH, before + 2)
+
+    def tune(self, *, seed: int = 0) -> Tuning:
+        """Choose the model and fit its calibrator for the current labels.
+
+        Takes a second or more on large projects, so the app calls it off the
+        label path and passes the result to :meth:`apply_tuning`; it reads a
+        snapshot of the labels taken when it starts.
+        """
+        labels = self.label_set()
+        rejections = sorted(self._rejections)
+        return self.tuner.tune(labels, rejections, seed=seed)
+
+    def apply_tuning(self, tuning: Tuning, *, predict: bool = True) -> None:
+        """Use a model chosen by :meth:`tune` from now on: rebuild the spreading state if
+        its graph or alpha changed (warm-started from the solution the tuning found)."""
+        config = tuning.choice.spreading
+        if config != self._config:
+            if config.graph_key != self._config.graph_key or config.alpha != self._state.alpha:
+                graph = self.tuner.graph(config)
+                state = self._new_state(graph, config.alpha)
+                state.add_classes(len(self.classes))
+                state.set_targets(self._targets(), clamped=self.labeled)
+                F = tuning.spreading.info.get("F") if tuning.spreading is not None else None
+                if F is not None and F.shape == (self.n_items, len(self.classes)):
+                    state.warm_start(F)
+                self._state = state
+                self.graph = sp.csr_matrix(graph)
+            self._config = config
+            self._solve()
+        self.tuning = tuning
+        self.calibrator = tuning.calibrator
+        self._crossfit = None
+        self._blend_proba = None
+        self._refresh_other()
+        if predict:
+            self.predictions = self._predict()
+
+    def _targets(self) -> np.ndarray:
+        Y = targets_from_codes(self._codes, len(self.classes), sorted(self._rejections))
+        return Y * self._weights[:, None]
+
+    def _refresh_other(self) -> None:
+        """Refit the non-spreading part of a blended model on the current labels."""
+        choice = self.tuning.choice if self.tuning is not None else None
+        if choice is None or choice.method == "spreading":
+            self._blend_proba = None
+            return
+        labels = self.label_set()
+        if len(np.unique(labels.codes)) < 2:
+            return
+        if choice.other.startswith("logistic:") or self._blend_proba is None:
+            self._blend_proba = self.tuner.other_proba(choice.other, labels)
+        if self._blend_proba.shape[1] < len(self.classes):
+            pad = len(self.classes) - self._blend_proba.shape[1]
+            self._blend_proba = np.hstack([self._blend_proba, np.zeros((self.n_items, pad))])
+
+    def crossfit(self) -> CrossFit | None:
+        """Cross-fitted predictions of the current model for the labels people gave.
+
+        From the last tuning when the labels have not changed since; otherwise
+        recomputed (on large projects only by :meth:`tune`).
+        """
+        labels = self.label_set()
+        key = labels.positions.tobytes() + labels.codes.tobytes() + labels.held.tobytes()
+        if self._crossfit is not None and self._crossfit[0] == key:
+            return self._crossfit[1]
+        tuning = self.tuning
+        fit = None
+        if (
+            tuning is not None
+            and tuning.crossfit is not None
+            and np.array_equal(tuning.crossfit.positions, labels.held_positions)
+            and np.array_equal(tuning.crossfit.codes, labels.held_codes)
+        ):
+            fit = tuning.crossfit
+        elif self.n_items <= AUTO_TUNE_MAX_ITEMS and labels.held.any() and len(self.classes) > 1:
+            fit = self.tuner.spreading(self._config, labels, sorted(self._rejections))
+        elif tuning is not None:
+            fit = tuning.crossfit
+        self._crossfit = (key, fit)
+        return fit
+
+    def bulk_plan(self, *, target_precision: float = 0.98, level: float = 0.95):
+        """Per class, the unlabeled suggestions a bulk accept at ``target_precision`` may
+        take; see :func:`sslcore.bulk.plan_bulk_accept`."""
+        from .bulk import plan_bulk_accept
+
+        P = self.predictions
+        if P.raw is None or P.raw.shape[1] == 0 or self.n_classes_labeled < 2:
+            return []
+        rest = np.flatnonzero(~self.labeled)
+        return plan_bulk_accept(
+            self.item_ids[rest], P.raw[rest], list(P.classes), self.calibrator,
+            target_precision=target_precision, level=level,
+        )  # fmt: skip
 
     def _add_classes(self, names: list[str]) -> None:
         """Columns for the names not seen before, in order of first appearance, added in one
@@ -227,15 +440,17 @@ class Engine:
         if new:
             self._state.add_classes(len(new))
 
-    def _apply_targets(self, codes: np.ndarray, rejected: set[tuple[int, int]]) -> None:
-        changed = set(np.flatnonzero(codes != self._codes).tolist())
+    def _apply_targets(
+        self, codes: np.ndarray, rejected: set[tuple[int, int]], weights: np.ndarray
+    ) -> None:
+        changed = set(np.flatnonzero((codes != self._codes) | (weights != self._weights)).tolist())
         changed |= {p for p, _ in rejected ^ self._rejections}
-        self._codes, self._rejections = codes, rejected
+        self._codes, self._rejections, self._weights = codes, rejected, weights
         if not changed:
             return
         rows = np.array(sorted(changed))
         values = targets_from_codes(codes, len(self.classes), sorted(rejected), rows=rows)
-        self._state.change_targets(rows, values)
+        self._state.change_targets(rows, values * weights[rows, None])
 
     def _solve(self) -> None:
         state = self._state
@@ -263,7 +478,7 @@ class Engine:
         forbidden = sorted(self._rejections)
         P = distributions(
             self._state.solution(),
-            class_mass_normalization=self.class_mass_normalization,
+            class_mass_normalization=self._config.class_mass_normalization,
             prior=prior,
             forbidden=forbidden,
         )
@@ -279,10 +494,26 @@ class Engine:
             totals = block.sum(axis=1, keepdims=True)
             fallback = np.tile(prior * present, (rows.size, 1))
             P[rows] = np.divide(block, totals, out=fallback, where=totals > 0)
+        if self.tuning is not None and self._blend_proba is not None:
+            P = self.tuner.combine(self.tuning.choice, P, self._blend_proba)
+            if forbidden:
+                pairs = np.asarray(forbidden)
+                P[pairs[:, 0], pairs[:, 1]] = 0.0
+                P /= np.maximum(P.sum(axis=1, keepdims=True), 1e-300)
         labeled = np.flatnonzero(self.labeled)
         P[labeled] = 0.0
         P[labeled, self._codes[labeled]] = 1.0
-        return Predictions(self.item_ids, list(self.classes), P, human, self._self_training)
+        calibrated, shown = P, None
+        if present.sum() < 2:
+            # One class labeled: every item gets it, and nothing says how often rightly.
+            shown = np.where(self.labeled, 1.0, 0.5)
+        else:  # whole rows at once (no gather/scatter of the unlabeled ones), then labels back
+            calibrated = self.calibrator.calibrate(P)
+            calibrated[labeled] = P[labeled]
+        return Predictions(
+            self.item_ids, list(self.classes), calibrated, human, self._self_training,
+            raw=P, shown_confidence=shown,
+        )  # fmt: skip
 
     def self_train(self, estimator=None, **params) -> Predictions:
         """Fit self-training on the features and the human labels; adds ``self_training``.

@@ -122,28 +122,51 @@ def _drop_self(dist: np.ndarray, ind: np.ndarray, offset: int) -> tuple[np.ndarr
     return dist_out, ind_out
 
 
+METRICS = ("euclidean", "cosine")
+WEIGHTINGS = ("self_tuning", "gaussian", "binary")
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero): Euclidean distance on these ranks
+    neighbours as cosine similarity does.
+
+    Examples
+    --------
+    >>> np.linalg.norm(unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]])), axis=1).tolist()
+    [1.0, 0.0]
+    """
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
 def build_knn_graph(
     X: np.ndarray,
     *,
     n_neighbors: int = 10,
     local_scale_neighbor: int = 7,
+    metric: str = "euclidean",
+    weighting: str = "self_tuning",
     method: str = "auto",
     progress: Progress | None = None,
 ) -> sp.csr_matrix:
-    """A symmetric kNN affinity graph with self-tuning Gaussian weights.
+    """A symmetric kNN affinity graph.
 
-    The weight of an edge between items i and j is
-    ``exp(-d(i, j)**2 / (sigma_i * sigma_j))`` with ``sigma_i`` the distance
-    from i to its ``local_scale_neighbor``-th neighbour; the graph keeps an
-    edge when either end has the other among its ``n_neighbors`` nearest
-    (the larger weight wins), and has no self-loops.
+    With the default ``weighting="self_tuning"`` the weight of an edge between
+    items i and j is ``exp(-d(i, j)**2 / (sigma_i * sigma_j))`` with ``sigma_i``
+    the distance from i to its ``local_scale_neighbor``-th neighbour; the graph
+    keeps an edge when either end has the other among its ``n_neighbors``
+    nearest (the larger weight wins), and has no self-loops.
 
     Parameters
     ----------
     X : ndarray of shape (n_items, n_features)
     n_neighbors : int, default=10
-        Measured best on the digits demo among 5, 7, 10 and 15 (see docs/benchmarks.md).
     local_scale_neighbor : int, default=7
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        ``"cosine"`` finds neighbours among rows scaled to unit length.
+    weighting : {"self_tuning", "gaussian", "binary"}, default="self_tuning"
+        See :func:`affinity_from_neighbours`.
     method : {"auto", "exact", "hnsw"}
         Nearest-neighbour search; see :func:`knn_search`.
     progress : callable, optional
@@ -161,27 +184,76 @@ def build_knn_graph(
     (True, 4)
     """
     progress = progress or _noop
-    n = len(X)
-    distances, indices = knn_search(X, n_neighbors, method=method, progress=progress)
-    k = distances.shape[1]
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    points = unit_rows(X) if metric == "cosine" else X
+    distances, indices = knn_search(points, n_neighbors, method=method, progress=progress)
+    W = affinity_from_neighbours(
+        distances, indices, weighting=weighting, local_scale_neighbor=local_scale_neighbor
+    )
+    progress(1.0, "Graph ready")
+    return W
+
+
+def affinity_from_neighbours(
+    distances: np.ndarray,
+    indices: np.ndarray,
+    *,
+    n_neighbors: int | None = None,
+    weighting: str = "self_tuning",
+    local_scale_neighbor: int = 7,
+) -> sp.csr_matrix:
+    """The symmetric affinity graph from a kNN search (:func:`knn_search`'s output).
+
+    One search with many neighbours serves every smaller ``n_neighbors`` (the
+    first columns), which is how the model selection compares graphs cheaply.
+
+    Parameters
+    ----------
+    distances, indices : ndarray of shape (n_items, k)
+    n_neighbors : int, optional
+        Use only the first ``n_neighbors`` columns (default: all).
+    weighting : {"self_tuning", "gaussian", "binary"}
+        ``"self_tuning"``: ``exp(-d**2 / (sigma_i sigma_j))``, sigma the distance
+        to the ``local_scale_neighbor``-th neighbour (Zelnik-Manor & Perona 2004).
+        ``"gaussian"``: one global scale, ``exp(-d**2 / s**2)`` with ``s`` the
+        median distance to the farthest kept neighbour. ``"binary"``: weight 1.
+    local_scale_neighbor : int, default=7
+
+    Examples
+    --------
+    >>> d, i = knn_search(np.array([[0.0], [1.0], [3.0]]), 2)
+    >>> affinity_from_neighbours(d, i, n_neighbors=1, weighting="binary").toarray().tolist()
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    n = len(indices)
+    k = distances.shape[1] if n_neighbors is None else min(n_neighbors, distances.shape[1])
     if k == 0:
         return sp.csr_matrix((n, n), dtype=np.float32)
-    distances = distances.astype(np.float64)
-    finite = np.where(np.isfinite(distances), distances, 0.0)
-    sigma = finite[:, min(local_scale_neighbor, k) - 1]
-    positive = sigma[sigma > 0]
-    floor = positive.min() if positive.size else 1.0
-    sigma = np.maximum(sigma, floor * 1e-3)
-    weights = np.exp(-(distances**2) / (sigma[:, None] * sigma[indices]))
-    weights = np.where(np.isfinite(distances), weights, 0.0)
+    distances = distances[:, :k].astype(np.float64)
+    indices = indices[:, :k]
+    finite = np.isfinite(distances)
+    known = np.where(finite, distances, 0.0)
+    if weighting == "self_tuning":
+        sigma = known[:, min(local_scale_neighbor, k) - 1]
+        positive = sigma[sigma > 0]
+        floor = positive.min() if positive.size else 1.0
+        sigma = np.maximum(sigma, floor * 1e-3)
+        weights = np.exp(-(known**2) / (sigma[:, None] * sigma[indices]))
+    elif weighting == "gaussian":
+        scale = float(np.median(known[:, -1]))
+        weights = np.exp(-(known**2) / max(scale**2, 1e-12))
+    else:
+        weights = np.ones_like(known)
     # A tiny floor keeps every kNN edge connected even for far-off outliers.
-    weights = np.maximum(weights, 1e-6 * np.isfinite(distances))
+    weights = np.where(finite, np.maximum(weights, 1e-6), 0.0)
     rows = np.repeat(np.arange(n), k)
     W = sp.csr_matrix((weights.ravel().astype(np.float32), (rows, indices.ravel())), shape=(n, n))
     W = W.maximum(W.T).tocsr()
     W.setdiag(0)
     W.eliminate_zeros()
-    progress(1.0, "Graph ready")
     return W
 
 

@@ -133,6 +133,16 @@ class SpreadingState:
             self.F[self.clamped] = Y[self.clamped]
         self.R = self._residual()
 
+    def warm_start(self, F: np.ndarray) -> None:
+        """Continue from ``F`` (item order), e.g. a solution found for these targets elsewhere."""
+        F = np.array(F, dtype=self.dtype)
+        if F.shape[1] < self.F.shape[1]:
+            F = np.hstack([F, np.zeros((self.n_items, self.F.shape[1] - F.shape[1]), self.dtype)])
+        self.F = F if self.order is None else F[self.order]
+        if self.hard_clamp:
+            self.F[self.clamped] = self.Y[self.clamped]
+        self.R = self._residual()
+
     def change_targets(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Set the targets of the items at ``rows`` to ``values``; patch the residual locally."""
         rows = self.rows(rows)
@@ -354,19 +364,23 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
 
     Unlabeled samples are marked ``-1`` in ``y`` (for string targets, ``None``
     or the integer ``-1``; the *string* ``"-1"`` is an ordinary class).
-    The defaults were chosen on the demos and need no tuning.
+    Settings left at ``None`` are chosen per fit from the labels given, by the
+    same cross-fitted selection the studio uses (:mod:`sslcore.selection`);
+    with all of them ``None`` (the default) it may also blend in a logistic
+    regression or self-training when that predicts the held-out labels better.
 
     Parameters
     ----------
-    n_neighbors : int, default=10
-        Neighbours per item in the kNN graph.
-    alpha : float, default=0.99
-        Weight of the neighbours against an item's own label (0 < alpha < 1).
+    n_neighbors : int, optional
+        Neighbours per item in the kNN graph (chosen among 5, 10, 20, 40; 10 to start).
+    alpha : float, optional
+        Weight of the neighbours against an item's own label (0 < alpha < 1;
+        chosen among 0.5, 0.9, 0.99; 0.99 to start).
     hard_clamp : bool, default=False
         Keep labeled items at their label (label propagation).
-    class_mass_normalization : bool, default=True
+    class_mass_normalization : bool, optional
         Rescale class scores so each class gets its share of the total mass,
-        the share being the class frequency among the labels.
+        the share being the class frequency among the labels (chosen; on to start).
     max_iter : int, default=1000
     tol : float, default=1e-4
 
@@ -377,6 +391,8 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
     transduction_ : ndarray of shape (n_samples,)
     n_iter_ : int
     X_ : ndarray, the training features (kept to place new samples).
+    tuning_ : sslcore.selection.Tuning or None
+        What the selection compared and chose (None when every setting was given).
 
     Examples
     --------
@@ -391,10 +407,10 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        n_neighbors: int = 10,
-        alpha: float = 0.99,
+        n_neighbors: int | None = None,
+        alpha: float | None = None,
         hard_clamp: bool = False,
-        class_mass_normalization: bool = True,
+        class_mass_normalization: bool | None = None,
         max_iter: int = 1000,
         tol: float = 1e-4,
     ):
@@ -417,28 +433,73 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
         codes[~unlabeled] = codes_labeled
         n_classes = len(self.classes_)
         self.X_ = X
-        own, _ = _neighbours_in(X, X, min(self.n_neighbors + 1, len(X)))
+        config, W, other = self._choose(X, codes, n_classes)
+        own, _ = _neighbours_in(X, X, min(config.n_neighbors + 1, len(X)))
         self.neighbour_scale_ = float(np.median(own[:, -1])) if own.size else 1.0
-        W = build_knn_graph(X, n_neighbors=self.n_neighbors)
-        state = SpreadingState(normalized_affinity(W), alpha=self.alpha, hard_clamp=self.hard_clamp)
+        state = SpreadingState(
+            normalized_affinity(W), alpha=config.alpha, hard_clamp=self.hard_clamp
+        )
         state.set_targets(targets_from_codes(codes, n_classes), clamped=~unlabeled)
         F = state.solve(tol=self.tol, max_sweeps=self.max_iter)
         self.n_iter_ = state.n_sweeps_
         prior = class_prior(codes[~unlabeled], n_classes)
         self.label_distributions_ = distributions(
-            F, class_mass_normalization=self.class_mass_normalization, prior=prior
+            F, class_mass_normalization=config.class_mass_normalization, prior=prior
         )
         # Samples no label reaches fall back to the most frequent label, not to class 0.
         unreached = np.abs(F).sum(axis=1) == 0
         self.label_distributions_[unreached] = prior
+        if other is not None:
+            self.label_distributions_ = other(self.label_distributions_)
         self.transduction_ = self.classes_[self.label_distributions_.argmax(axis=1)]
         return self
+
+    def _choose(self, X, codes, n_classes):
+        """The spreading settings (given, or chosen by :class:`sslcore.selection.Tuner`),
+        their graph, and the blend with another model the selection chose, if any."""
+        from .crossfit import LabelSet
+        from .selection import SEARCH, SpreadingConfig, Tuner
+
+        given = {
+            "n_neighbors": self.n_neighbors,
+            "alpha": self.alpha,
+            "class_mass_normalization": self.class_mass_normalization,
+        }
+        start = SpreadingConfig(
+            n_neighbors=10 if self.n_neighbors is None else self.n_neighbors,
+            alpha=0.99 if self.alpha is None else self.alpha,
+            class_mass_normalization=(
+                True if self.class_mass_normalization is None else self.class_mass_normalization
+            ),
+        )
+        self.tuning_ = None
+        if all(v is not None for v in given.values()):
+            return start, build_knn_graph(X, n_neighbors=start.n_neighbors), None
+        fixed = {k for k, v in given.items() if v is not None}
+        if fixed:  # a setting given fixes the graph's metric and weights too
+            fixed |= {"metric", "weighting"}
+        search = [(k, v) for k, v in SEARCH if k not in fixed]
+        tuner = Tuner([_features(X)], default=start, search=search)
+        labeled = np.flatnonzero(codes != UNLABELED)
+        labels = LabelSet(labeled, codes[labeled], n_classes)
+        self.tuning_ = tuning = tuner.tune(labels)
+        config = tuning.choice.spreading
+        other = None
+        if not fixed and tuning.choice.method != "spreading":
+            extra = tuner.other_proba(tuning.choice.other, labels)
+            choice = tuning.choice
+
+            def other(spread):
+                P = tuner.combine(choice, spread, extra)
+                return P / P.sum(axis=1, keepdims=True)
+
+        return config, tuner.graph(config), other
 
     def predict_proba(self, X):
         """Class distributions for new samples: affinity-weighted mean over their neighbours."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        k = min(self.n_neighbors, len(self.X_))
+        k = min(10 if self.n_neighbors is None else self.n_neighbors, len(self.X_))
         distances, indices = _neighbours_in(self.X_, X, k)
         scale = self.neighbour_scale_
         weights = np.exp(-((distances / max(scale, 1e-12)) ** 2))
@@ -455,6 +516,12 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _features(X):
+    from .selection import FeatureRepresentation
+
+    return FeatureRepresentation("features", np.asarray(X, dtype=np.float32))
 
 
 def _unlabeled_mask(y: np.ndarray) -> np.ndarray:

@@ -1,8 +1,11 @@
 """What the Review page shows: the model's suggestions and the human labels it doubts.
 
-Both are functions of one round's solution: suggestions read the predictions
-(and the features, for the labeled items that support a suggestion); likely
-mistakes read the spreading solution with each label's own echo removed.
+Suggestions read one round's predictions, whose confidence is calibrated (the
+probability the suggestion is right), and the features, for the labeled items
+that support a suggestion. Likely mistakes rank the labels people gave by how
+much a model fitted *without* each of them disagrees with it: confident learning
+(:func:`sslcore.label_issues.find_label_issues`) on the engine's cross-fitted,
+calibrated predictions (:meth:`sslcore.engine.Engine.crossfit`).
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from .propagation import class_prior, distributions
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,22 @@ class PseudoLabel:
 
 @dataclass(frozen=True)
 class LikelyMistake:
-    """A human label the model's view of the neighbourhood strongly disagrees with."""
+    """A human label that a model fitted without it puts in another class.
+
+    ``confidence`` is the calibrated probability of ``predicted`` and ``p_given``
+    that of the label given, both from the model that did not see this label;
+    ``threshold`` is the confident-learning threshold of ``predicted`` (the mean
+    probability of that class on items labeled with it); ``support_ids`` are the
+    nearest items people labeled ``predicted``: the evidence the page shows.
+    """
 
     item_id: str
     given: str
     predicted: str
     confidence: float
+    p_given: float = float("nan")
+    threshold: float = float("nan")
+    support_ids: tuple[str, ...] = ()
 
 
 def pseudo_labels(
@@ -89,53 +100,48 @@ def _nearest(features, item_ids, position: int, among: np.ndarray, k: int) -> tu
     return tuple(str(i) for i in item_ids[among[np.argsort(distance)[:k]]])
 
 
-def likely_mistakes(engine, *, min_confidence: float = 0.7) -> list[LikelyMistake]:
-    """Human labels that spreading, with the label itself left out, puts in another class.
+def likely_mistakes(
+    engine, *, min_confidence: float = 0.0, n_support: int = 3
+) -> list[LikelyMistake]:
+    """Labels people gave that a model fitted without them puts in another class.
 
-    A label counts as a likely mistake when another class gets at least
-    ``min_confidence`` of it.
+    Most likely mistake first; only labels confident learning flags and whose
+    suggested class has at least ``min_confidence`` are returned.
+
+    Examples
+    --------
+    >>> from sslcore.engine import Engine
+    >>> X = np.r_[np.zeros((6, 1)), np.ones((6, 1))] + np.arange(12)[:, None] * 0.01
+    >>> engine = Engine([str(i) for i in range(12)], X, n_neighbors=3)
+    >>> labels = {"0": "a", "1": "a", "2": "a", "3": "b", "9": "b", "10": "b", "11": "b"}
+    >>> _ = engine.update(labels)
+    >>> [(m.item_id, m.given, m.predicted) for m in likely_mistakes(engine)]
+    [('3', 'b', 'a')]
     """
-    P = engine.predictions
-    labeled = np.flatnonzero(engine.labeled)
-    if labeled.size == 0 or len(P.classes) < 2:
+    from .label_issues import find_label_issues
+
+    fit = engine.crossfit()
+    classes = engine.classes
+    if fit is None or len(fit.codes) == 0 or len(classes) < 2:
         return []
-    given = engine.codes[labeled]
-    state = engine.spreading
-    # Leave-one-out by linearity: remove each label's own echo from its row of F.
-    F = state.solution()[labeled].copy()
-    F[np.arange(labeled.size), given] -= _self_influence(state, labeled)
-    votes = distributions(
-        F,
-        class_mass_normalization=engine.class_mass_normalization,
-        prior=class_prior(given, len(P.classes)),
-    )
-    winner = votes.argmax(axis=1)
-    strength = votes.max(axis=1)
-    flagged = np.flatnonzero((winner != given) & (strength >= min_confidence))
-    flagged = flagged[np.argsort(-strength[flagged], kind="stable")]
-    return [
-        LikelyMistake(
-            str(engine.item_ids[labeled[i]]),
-            P.classes[given[i]],
-            P.classes[winner[i]],
-            float(strength[i]),
-        )
-        for i in flagged
-    ]
-
-
-def _self_influence(state, positions: np.ndarray, n_terms: int = 12) -> np.ndarray:
-    """``(1 - alpha) [(I - alpha S)^-1]_ii`` for each position, by a truncated series."""
-    S, alpha = state.S, state.alpha
-    rows = state.rows(positions)  # S may be in the state's internal order
-    out = np.empty(len(positions))
-    for start in range(0, len(positions), 64):
-        chunk = rows[start : start + 64]
-        v = np.zeros((state.n_items, len(chunk)))
-        v[chunk, np.arange(len(chunk))] = 1.0
-        total = np.ones(len(chunk))
-        for _ in range(n_terms):
-            v = alpha * (S @ v)
-            total += v[chunk, np.arange(len(chunk))]
-        out[start : start + len(chunk)] = (1 - alpha) * total
+    held_out = np.zeros((len(fit.codes), len(classes)))
+    width = min(fit.held_out.shape[1], len(classes))
+    held_out[:, :width] = fit.held_out[:, :width]
+    calibrated = engine.calibrator.calibrate(held_out)
+    table = find_label_issues(fit.codes, calibrated)
+    table = table[table["is_issue"] & (table["p_suggested"] >= min_confidence)]
+    codes = engine.codes
+    out = []
+    for row in table.itertuples(index=False):
+        position = int(fit.positions[row.index])
+        if codes[position] != row.given:  # relabeled since the cross-fit
+            continue
+        support = np.flatnonzero(codes == row.suggested)
+        out.append(
+            LikelyMistake(
+                str(engine.item_ids[position]), classes[row.given], classes[row.suggested],
+                float(row.p_suggested), float(row.p_given), float(row.threshold_suggested),
+                _nearest(engine.features, engine.item_ids, position, support, n_support),
+            )
+        )  # fmt: skip
     return out

@@ -73,7 +73,7 @@ def _load_file(path: str, label_column: str | None) -> Dataset:
 
 def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed: int, predict=None):
     """One replay from zero labels with an :class:`~sslcore.active.ActiveLearner` on a fresh
-    engine; returns ``{budget: (accuracy, macro_f1)}``.
+    engine; returns ``{budget: measure(...)}`` plus ``macro_f1`` (see :func:`measure`).
 
     ``predict(known, seed, predictions)``, given a class name per item (``None`` if
     unlabeled) and the engine's :class:`~sslcore.engine.Predictions`, returns a predicted
@@ -89,23 +89,71 @@ def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed:
         want = min(batch, budgets[-1] - len(labels), engine.n_items - len(labels))
         for suggestion in learner.query(strategy, want, seed=seed + len(labels)):
             labels[suggestion.item_id] = y[engine.position(suggestion.item_id)]
-        predictions = engine.update(labels)
+        engine.update(labels)
         batch = 1
         if len(labels) in budgets:
+            catch_up(engine)
+            point = measure(engine, y)
             rest = ~engine.labeled
-            predicted = predictions.predicted
+            predicted = engine.predictions.predicted
             if predict is not None:
                 known = np.full(len(y), None, dtype=object)
                 for item_id, name in labels.items():
                     known[engine.position(item_id)] = name
-                predicted = predict(known, seed, predictions)
+                predicted = predict(known, seed, engine.predictions)
+                point["accuracy"] = (
+                    float((predicted[rest].astype(str) == y[rest].astype(str)).mean())
+                    if rest.any() else 1.0
+                )  # fmt: skip
             predicted = predicted[rest].astype(str)
             truth = y[rest].astype(str)
-            results[len(labels)] = (
-                float((predicted == truth).mean()) if rest.any() else 1.0,
-                float(f1_score(truth, predicted, average="macro")) if rest.any() else 1.0,
+            point["macro_f1"] = (
+                float(f1_score(truth, predicted, average="macro")) if rest.any() else 1.0
             )
+            results[len(labels)] = point
     return results
+
+
+def catch_up(engine) -> None:
+    """Re-choose the model if the labels grew since the last choice, as the app's
+    background selection will have done by the time anyone looks."""
+    if engine.tuning_due():
+        engine.apply_tuning(engine.tune())
+
+
+def measure(engine, y: np.ndarray) -> dict:
+    """What a simulation records on the items still unlabeled: accuracy, the ECE of the
+    confidence shown (and the ECE a perfectly calibrated model would show on that many
+    items), and a bulk accept at the default target precision (items taken, how many right).
+
+    Examples
+    --------
+    >>> from sslcore.engine import Engine
+    >>> engine = Engine(["a", "b", "c"], np.array([[0.0], [0.1], [5.0]]))
+    >>> _ = engine.update({"a": "x", "c": "y"})
+    >>> measure(engine, np.array(["x", "x", "y"]))["accuracy"]
+    1.0
+    """
+    from .bulk import DEFAULT_TARGET_PRECISION
+    from .calibration import ece_noise_floor, expected_calibration_error
+
+    P = engine.predictions
+    rest = ~engine.labeled
+    right = (P.predicted[rest].astype(str) == y[rest].astype(str)).astype(float)
+    confidence = P.confidence[rest]
+    plans = engine.bulk_plan(target_precision=DEFAULT_TARGET_PRECISION)
+    accepted = [(engine.position(i), plan.class_name) for plan in plans for i in plan.item_ids]
+    tuning = engine.tuning
+    return {
+        "accuracy": float(right.mean()) if right.size else 1.0,
+        "ece": expected_calibration_error(confidence, right),
+        "ece_floor": ece_noise_floor(confidence),
+        "mean_confidence": float(confidence.mean()) if confidence.size else 1.0,
+        "bulk_accepted": len(accepted),
+        "bulk_right": int(sum(str(y[p]) == name for p, name in accepted)),
+        "bulk_coverage": len(accepted) / max(int(rest.sum()), 1),
+        "model": tuning.choice.describe() if tuning is not None else "default",
+    }
 
 
 def simulate(
@@ -154,7 +202,13 @@ def simulate(
     dict
         ``{"dataset", "features", "deep_features", "method", "strategy", "n_items", "seeds",
         "curve": [{"labels",
-        "accuracy", "std", "macro_f1"}]}``.
+        "accuracy", "std", "macro_f1", "ece", "bulk_precision", "bulk_coverage"}]}``.
+        ``ece`` is the expected calibration error (15 bins) of the confidence shown
+        for the unlabeled items; ``bulk_precision`` (pooled over seeds; ``None`` if
+        nothing qualified) and ``bulk_coverage`` (share of the unlabeled items) are
+        those of a bulk accept at the default target precision (98%), every class
+        together. The engine re-chooses its model as labels grow
+        (:meth:`sslcore.engine.Engine.tune`).
 
     Examples
     --------
@@ -188,21 +242,26 @@ def simulate(
     runs = []
     embedding = None  # depends only on the graph: computed once, shared by every seed
     for seed in range(seeds):
-        learner = ActiveLearner(Engine(ids, X, graph=graph), embedding=embedding)
+        learner = ActiveLearner(Engine(ids, X, graph=graph, auto_tune=True), embedding=embedding)
         runs.append(
             run_once(learner, y, strategy=strategy, budgets=budgets, seed=seed, predict=predict)
         )
         embedding = learner.embedding
     curve = []
     for budget in budgets:
-        accuracy = np.array([run[budget][0] for run in runs])
-        f1 = np.array([run[budget][1] for run in runs])
+        points = [run[budget] for run in runs]
+        accuracy = np.array([p["accuracy"] for p in points])
+        accepted = sum(p["bulk_accepted"] for p in points)
+        right = sum(p["bulk_right"] for p in points)
         curve.append(
             {
                 "labels": budget,
                 "accuracy": round(float(accuracy.mean()), 4),
                 "std": round(float(accuracy.std()), 4),
-                "macro_f1": round(float(f1.mean()), 4),
+                "macro_f1": round(float(np.mean([p["macro_f1"] for p in points])), 4),
+                "ece": round(float(np.mean([p["ece"] for p in points])), 4),
+                "bulk_precision": round(right / accepted, 4) if accepted else None,
+                "bulk_coverage": round(float(np.mean([p["bulk_coverage"] for p in points])), 4),
             }
         )
     return {

@@ -174,19 +174,120 @@ def test_review_accept_and_reject_write_events(data_dir):
     assert not (same_item and at.subheader[0].value.startswith(f"Suggested: {class_name} "))
 
 
-def test_bulk_accept_and_its_undo(data_dir):
+def _moons_with_labels(data_dir, every=25):
+    """Moons with every ``every``-th item labeled (40 by default): enough for a bulk accept
+    at 90% precision to qualify items."""
     project = _labeled_moons(data_dir)
-    at = run_page("review", DEMO_PREFIX + "moons")
-    at.slider(key="bulk_threshold").set_value(0.9).run()
-    button = at.button(key="bulk_accept")
+    from sslcore.demos import load_demo
+
+    truth = load_demo("moons").items.set_index("item_id")["label"]
+    for item_id in truth.index[::every]:
+        project.label(item_id, truth[item_id], annotator="tester")
+    return project
+
+
+def _tuned(at: AppTest, data_dir, project) -> AppTest:
+    """Wait for the model selection the page started in the background, then rerun."""
+    from studio.live import _jobs
+
+    jobs, _ = _jobs(str(Path(data_dir).resolve()))
+    jobs[project.id].result().wait_for_tuning()
+    return at.run()
+
+
+def _plan(at: AppTest):
+    return next(d.value for d in at.dataframe if "qualify" in d.value.columns)
+
+
+def _bulk_button(at: AppTest):
+    return next(b for b in at.button if (b.key or "").startswith("bulk_accept-"))
+
+
+def test_bulk_accept_and_its_undo(data_dir):
+    project = _moons_with_labels(data_dir)
+    labeled = len(project.labels())
+    at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)
+    assert at.slider(key="bulk_target").value == pytest.approx(98.0)
+    assert list(_plan(at).columns[:3]) == ["class", "predicted", "qualify"]
+    at.slider(key="bulk_target").set_value(90.0).run()
+    button = _bulk_button(at)
     count = int(button.label.split()[1].replace(",", ""))
-    assert count > 0
+    qualify = _plan(at).set_index("class")["qualify"]
+    assert count > 0 and count == qualify[at.selectbox(key="bulk_class").value]
+    assert any("of them wrong, at most" in m.value for m in at.markdown)
     button.click().run()
     reopened = Store(data_dir).open_project(project.id)
-    assert len(reopened.labels()) == 4 + count
+    assert len(reopened.labels()) == labeled + count
     assert set(reopened.events()["source"].iloc[-count:]) == {"bulk"}
     at.button(key="undo_bulk").click().run()
-    assert len(Store(data_dir).open_project(project.id).labels()) == 4
+    assert len(Store(data_dir).open_project(project.id).labels()) == labeled
+
+
+def test_bulk_button_key_follows_the_candidate_set(data_dir):
+    project = _moons_with_labels(data_dir)
+    at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)
+    at.slider(key="bulk_target").set_value(90.0).run()
+    before = _bulk_button(at).key
+    at.run()
+    assert _bulk_button(at).key == before  # the same set, the same button
+    from sslcore.session import bulk_candidates
+    from studio.live import _jobs
+
+    live = _jobs(str(Path(data_dir).resolve()))[0][project.id].result()
+    bulk_class = at.selectbox(key="bulk_class").value
+    taken = bulk_candidates(live.engine, bulk_class, 0.9)["item_id"].iloc[-1]
+    project.label(taken, bulk_class, annotator="someone else")
+    at.run()
+    assert _bulk_button(at).key != before  # another set, another button
+
+
+def test_bulk_accept_leaves_labels_given_since_the_preview(data_dir):
+    from sslcore.session import bulk_candidates
+    from studio.live import _jobs
+
+    project = _moons_with_labels(data_dir)
+    at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)
+    at.slider(key="bulk_target").set_value(90.0).run()
+    bulk_class = at.selectbox(key="bulk_class").value
+    other = next(c for c in project.class_names() if c != bulk_class)
+    count = int(_bulk_button(at).label.split()[1].replace(",", ""))
+    live = _jobs(str(Path(data_dir).resolve()))[0][project.id].result()
+    previewed = list(bulk_candidates(live.engine, bulk_class, 0.9)["item_id"])
+    assert len(previewed) == count
+    taken = previewed[0]
+    before = (project.events()["source"] == "bulk").sum()
+    _bulk_button(at).click()
+    project.label(taken, other, annotator="someone else")  # lands before the click
+    at.run()
+    events = Store(data_dir).open_project(project.id).events()
+    assert Store(data_dir).open_project(project.id).labels()[taken] == other
+    assert (events["source"] == "bulk").sum() - before == count - 1
+
+
+def test_likely_mistakes_show_the_evidence(data_dir):
+    project = _moons_with_labels(data_dir)
+    from sslcore.demos import load_demo
+
+    truth = load_demo("moons").items.set_index("item_id")["label"]
+    wrong = truth.index[100]  # labeled by _moons_with_labels; give it the other class
+    other = next(c for c in project.class_names() if c != truth[wrong])
+    project.label(wrong, other, annotator="tester")
+    at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)
+    assert not at.exception
+    evidence = [t.value for t in at.text if t.value.startswith(f"Labeled {other}.")]
+    assert evidence and f"the model says {truth[wrong]}" in evidence[0]
+    assert any(b.key == f"fix-{wrong}" for b in at.button)
+    assert any(c.value == f"The nearest items people labeled {truth[wrong]}:" for c in at.caption)
+
+
+def test_insights_show_the_candidates_of_the_model_selection(data_dir):
+    project = _moons_with_labels(data_dir)
+    at = _tuned(run_page("insights", DEMO_PREFIX + "moons"), data_dir, project)
+    assert not at.exception
+    assert any(t.value.startswith("In use: spreading on features") for t in at.text)
+    table = next(d.value for d in at.dataframe if "stage" in d.value.columns)
+    assert {"name", "score", "accuracy", "chosen"} <= set(table.columns)
+    assert table["chosen"].sum() == 1 and len(table) > 3
 
 
 def test_map_page_draws_the_map_with_the_decision_field(data_dir):
@@ -264,32 +365,6 @@ def test_the_annotator_is_asked_once_per_session(data_dir):
     assert not at.exception
     assert at.session_state["annotator"] == "Ada"
     assert any(b.label == "7" for b in at.button)
-
-
-def test_bulk_accept_leaves_labels_given_since_the_preview(data_dir):
-    from sslcore.engine import Engine
-    from sslcore.features import featurize
-
-    project = _labeled_moons(data_dir)
-    at = run_page("review", DEMO_PREFIX + "moons")
-    at.slider(key="bulk_threshold").set_value(0.9).run()
-    bulk_class = at.selectbox(key="bulk_class").value
-    other = next(c for c in project.class_names() if c != bulk_class)
-    count = int(at.button(key="bulk_accept").label.split()[1].replace(",", ""))
-    dataset = project.dataset()
-    p = Engine(dataset.ids, featurize(dataset)).update(project.labels())
-    previewed = [
-        i for i, c, conf, h in zip(p.item_ids, p.predicted, p.confidence, p.human, strict=True)
-        if h is None and c == bulk_class and conf >= 0.9
-    ]  # fmt: skip
-    assert len(previewed) == count
-    taken = previewed[0]
-    at.button(key="bulk_accept").click()
-    project.label(taken, other, annotator="someone else")  # lands before the click
-    at.run()
-    events = Store(data_dir).open_project(project.id).events()
-    assert Store(data_dir).open_project(project.id).labels()[taken] == other
-    assert (events["source"] == "bulk").sum() == count - 1
 
 
 def test_keys_per_class_are_saved_and_used_on_the_label_page(data_dir):

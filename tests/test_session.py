@@ -6,7 +6,14 @@ import pytest
 
 from sslcore.active import EARLY_REASON
 from sslcore.demos import create_demo_project, load_demo
-from sslcore.session import LabelingSession, ProjectEngine, bulk_candidates, describe_events
+from sslcore.session import (
+    LabelingSession,
+    ProjectEngine,
+    bulk_candidates,
+    bulk_plans,
+    candidates_digest,
+    describe_events,
+)
 
 
 @pytest.fixture
@@ -86,25 +93,58 @@ def test_accept_leaves_an_item_labeled_since_it_was_shown(moons, truth):
 
 def test_bulk_accept_is_one_undoable_batch_that_skips_labels_given_since(moons, truth):
     project, live = moons
-    for item in ["point-0000", "point-0001", "point-0002", "point-0003"]:
+    for item in sorted(truth)[::25]:
         project.label(item, truth[item], annotator="ann")
-    predictions = live.refresh()
-    rows = bulk_candidates(predictions, "upper", 0.5)
+    live.refresh()
+    live.wait_for_tuning()
+    rows = bulk_candidates(live.engine, "upper", 0.9)
     assert len(rows) > 10 and set(rows["class"]) == {"upper"}
-    assert (rows["confidence"] >= 0.5).all()
+    plan = next(p for p in bulk_plans(live.engine, 0.9) if p.class_name == "upper")
+    assert list(rows["item_id"]) == list(plan.item_ids)
+    assert plan.precision_bound >= 0.9 and plan.wrong_bound >= plan.expected_wrong
+    digest = candidates_digest(rows)
     taken = rows["item_id"].iloc[0]
     project.label(taken, "lower", annotator="bob")
     session = LabelingSession(live, "ann")
-    bulk = session.bulk_accept(rows)
+    assert session.bulk_accept(rows.iloc[1:], digest=digest) is None  # another set: refused
+    bulk = session.bulk_accept(rows, digest=digest)
     assert bulk.count == len(rows) - 1 and bulk.class_name == "upper"
     assert project.labels()[taken] == "lower"
     assert len(session.undo_bulk()) == len(rows) - 1
-    assert len(project.labels()) == 5
+    assert len(project.labels()) == 41
+
+
+def test_bulk_plan_is_stricter_at_a_higher_target(moons, truth):
+    project, live = moons
+    for item in sorted(truth)[::25]:
+        project.label(item, truth[item], annotator="ann")
+    live.refresh()
+    live.wait_for_tuning()
+    loose = {p.class_name: p.count for p in bulk_plans(live.engine, 0.8)}
+    strict = {p.class_name: p.count for p in bulk_plans(live.engine, 0.99)}
+    assert all(strict[c] <= loose[c] for c in loose) and sum(loose.values()) > 0
+
+
+def test_bulk_accepted_items_are_weak_labels_never_calibration_evidence(moons, truth):
+    project, live = moons
+    for item in sorted(truth)[::25]:
+        project.label(item, truth[item], annotator="ann")
+    live.refresh()
+    live.wait_for_tuning()
+    evidence = live.engine.label_set().held.sum()
+    rows = bulk_candidates(live.engine, "upper", 0.9)
+    LabelingSession(live, "ann").bulk_accept(rows)
+    live.refresh()
+    labels = live.engine.label_set()
+    bulk = np.isin(labels.positions, [live.engine.position(i) for i in rows["item_id"]])
+    assert labels.held.sum() == evidence and not labels.held[bulk].any()
+    assert labels.weights[bulk] == pytest.approx(0.5) and labels.weights[~bulk] == pytest.approx(1)
 
 
 def test_bulk_candidates_before_any_label_is_empty(moons):
     _, live = moons
-    empty = bulk_candidates(live.refresh(), "upper", 0.5)
+    live.refresh()
+    empty = bulk_candidates(live.engine, "upper")
     assert isinstance(empty, pd.DataFrame) and empty.empty
 
 

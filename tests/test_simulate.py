@@ -25,6 +25,31 @@ def test_output_shape_on_npz(tmp_path):
     assert result["curve"][-1]["accuracy"] > 0.95
 
 
+def test_curve_points_report_calibration_and_bulk_accept(tmp_path, capsys):
+    import json
+
+    from sslcore.cli import main
+
+    rng = np.random.default_rng(1)
+    X = np.r_[rng.normal(0, 0.5, (150, 2)), rng.normal(4, 0.5, (150, 2))]
+    y = np.r_[["a"] * 150, ["b"] * 150]
+    path = tmp_path / "two.npz"
+    np.savez(path, X=X, y=y)
+    assert (
+        main(["simulate", "--dataset", str(path), "--budgets", "10,40", "--seeds", "2", "--json"])
+        == 0
+    )
+    curve = json.loads(capsys.readouterr().out)["curve"]
+    for point in curve:
+        assert {"ece", "bulk_precision", "bulk_coverage"} <= set(point)
+        assert 0.0 <= point["ece"] <= 1.0 and 0.0 <= point["bulk_coverage"] <= 1.0
+        # Two separated blobs: every suggestion is right, so any bulk accept is exact.
+        assert point["bulk_precision"] is None or point["bulk_precision"] == pytest.approx(1.0)
+    # 40 held-out labels all right bound the precision at about 93% (95% level): too little
+    # evidence to promise 98%, so nothing qualifies yet.
+    assert curve[-1]["bulk_coverage"] == pytest.approx(0.0)
+
+
 def test_deterministic():
     a = simulate("moons", strategy="random", budgets=[5], seeds=2)
     assert a == simulate("moons", strategy="random", budgets=[5], seeds=2)

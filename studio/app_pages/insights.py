@@ -25,7 +25,7 @@ project = require_project()
 
 st.title(f"Insights · {md(project.name)}")
 live = project_engine(project)
-predictions = live.predictions
+predictions = live.refresh(tune=True)  # the model selection is shown below
 events = project.events()
 human = np.array([h is not None for h in predictions.human])
 
@@ -111,5 +111,24 @@ else:
         gain = next_labels_gain(curve)
         if gain is not None:
             st.metric("Likely gain from the next 10 labels", f"+{gain:.1%} accuracy")
+
+st.subheader("Which model, and why")
+tuning = live.tuning
+if tuning is None:
+    st.caption("The model is chosen from the labels once two classes have labels; until then "
+               "it spreads labels with the starting settings.")  # fmt: skip
+else:
+    st.text(f"In use: {tuning.choice.describe()}")
+    st.caption(f"Chosen from {tuning.n_held:,} labels people gave ({tuning.n_evidence:,} of them "
+               f"informative), in {tuning.seconds:.1f} s. Each candidate predicts every label "
+               "with that label left out; it replaces the one in use only if it gets more of "
+               "them right, by more than the noise.")  # fmt: skip
+    st.dataframe(
+        tuning.table().style.format({"score": "{:.3f}", "accuracy": "{:.1%}",
+                                     "log_loss": "{:.3f}", "seconds": "{:.2f}"}),
+        hide_index=True,
+    )  # fmt: skip
+if live.tuning_job is not None and not live.tuning_job.done:
+    st.caption("Choosing again for the labels given since; the result is used when it is ready.")
 
 draw_agreement(project, live)

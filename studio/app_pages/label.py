@@ -84,11 +84,15 @@ with area.container((project.id, item_id)):
         st.caption("Why this item")
         st.text(suggestion.reason)
         if live is not None and live.predictions.proba.shape[1] and done:
-            proba = live.predictions.proba[position]
-            names = live.predictions.classes
+            # Calibrated: the first figure is the probability that the guess is right.
+            predictions = live.predictions
+            proba, names = predictions.proba[position], predictions.classes
+            shown = [predictions.confidence[position]]
             ranked = sorted(range(len(names)), key=lambda c: -proba[c])[:2]
-            st.caption("Model's guess")
-            st.text(", then ".join(f"{names[c]} ({proba[c]:.0%})" for c in ranked))
+            shown += [proba[c] for c in ranked[1:]]
+            st.caption("Model's guess (chance it is right)")
+            guesses = zip(ranked, shown, strict=True)
+            st.text(", then ".join(f"{names[c]} ({p:.0%})" for c, p in guesses))
 
     buttons = st.columns(min(len(classes), 5))
     for slot, (info, key) in enumerate(zip(classes, class_keys(project), strict=True)):

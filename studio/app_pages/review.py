@@ -3,10 +3,11 @@
 import pandas as pd
 import streamlit as st
 
+from sslcore.bulk import DEFAULT_TARGET_PRECISION
 from sslcore.review import likely_mistakes, pseudo_labels
-from sslcore.session import bulk_candidates, describe_events
+from sslcore.session import bulk_candidates, bulk_plans, candidates_digest, describe_events
 from studio.charts import mini_map
-from studio.components import md, show_item
+from studio.components import cached_for, md, show_item
 from studio.live import labeling_session
 from studio.state import require_annotator, require_project
 
@@ -18,7 +19,7 @@ require_annotator()
 st.title(f"Review suggestions · {md(project.name)}")
 session = labeling_session(project)
 live = session.live
-predictions = live.refresh()
+predictions = live.refresh(tune=True)  # its suggestions and bounds need the calibration
 dataset = project.dataset()
 if predictions.proba.shape[1] == 0:
     st.info("Label a few items first: suggestions appear once the model has labels to spread.")
@@ -86,6 +87,9 @@ with suggestions:
                     use_container_width=True)  # fmt: skip
         right.button("Reject", on_click=reject, args=args, shortcut="X",
                      use_container_width=True)  # fmt: skip
+        st.caption("Confidence is the estimated probability that the suggestion is right, "
+                   "learned from how often the model, fitted without them, predicts the labels "
+                   "people gave.")  # fmt: skip
         st.caption("Keys: A accepts, X rejects, U undoes the last of them. A rejected class is "
                    "never suggested again for that item and weighs less around it.")  # fmt: skip
         if top["support"]:
@@ -97,31 +101,80 @@ with suggestions:
 
     st.divider()
     st.subheader("Accept in bulk")
+    target = st.slider("Target precision", 80.0, 99.9, 100 * DEFAULT_TARGET_PRECISION, 0.1,
+                       format="%.1f%%", key="bulk_target",
+                       help="Per class, the most confident suggestions are taken while their "
+                       "precision stays at or above this even in the pessimistic case (95% "
+                       "sure), given how few labels the calibration has seen.") / 100  # fmt: skip
+    tuning = live.tuning
+    if live.tuning_job is not None and not live.tuning_job.done:
+        st.caption("The calibration is being brought up to the labels given since it was "
+                   "learned; the figures below change when it is ready.")  # fmt: skip
+    plans = cached_for(
+        f"bulk-plans-{project.id}",
+        (live.last_event_id, id(tuning), target),
+        lambda: bulk_plans(live.engine, target),
+    )
+    plan_table = pd.DataFrame(
+        [(p.class_name, p.candidates, p.count, p.expected_wrong, p.wrong_bound,
+          p.precision_bound if p.count else None) for p in plans if p.class_name in classes],
+        columns=["class", "predicted", "qualify", "expected wrong", "at most wrong (95%)",
+                 "precision at least"],
+    )  # fmt: skip
+    evidence = plans[0].evidence if plans else 0
+    st.caption(f"At {target:.1%} target precision, per class (calibrated on {evidence:,} held-out "
+               "labels people gave; accepted items never count as evidence):")  # fmt: skip
+    st.dataframe(
+        plan_table.style.format({"expected wrong": "{:.1f}", "at most wrong (95%)": "{:.1f}",
+                                 "precision at least": "{:.1%}"}, na_rep="–"),
+        hide_index=True,
+    )  # fmt: skip
     bulk_class = st.selectbox("Accept the class", classes, key="bulk_class")
-    threshold = st.slider("Confidence at least", 0.5, 1.0, 0.95, 0.01, key="bulk_threshold")
-    selected = bulk_candidates(predictions, bulk_class, threshold)
-    st.write(f"{len(selected):,} unlabeled items are predicted {md(bulk_class)} with at least "
-             f"{threshold:.0%} confidence. A sample:")  # fmt: skip
-    sample = selected.sample(min(5, len(selected)), random_state=0) if len(selected) else selected
-    if len(sample):
+    selected = bulk_candidates(live.engine, bulk_class, target)
+    plan = next((p for p in plans if p.class_name == bulk_class), None)
+    if selected.empty:
+        st.write(f"No suggestion of {md(bulk_class)} qualifies at {target:.1%}: label more "
+                 "items (or lower the target) until the calibration has seen enough.")  # fmt: skip
+    else:
+        st.write(f"{len(selected):,} unlabeled items predicted {md(bulk_class)} qualify: about "
+                 f"{plan.expected_wrong:.1f} of them wrong, at most {plan.wrong_bound:.1f} "
+                 "(95% sure). A sample:")  # fmt: skip
+        sample = selected.sample(min(5, len(selected)), random_state=0)
         for column, item_id in zip(st.columns(len(sample)), sample["item_id"], strict=True):
             with column:
                 show(item_id)
+    # The key holds a hash of the set shown: a click that reaches the server after the set
+    # changed belongs to a button that no longer exists, and is dropped.
+    digest = candidates_digest(selected)
     st.button(f"Accept {len(selected):,} as {md(bulk_class)}", on_click=session.bulk_accept,
-              args=(selected,), disabled=selected.empty, key="bulk_accept")  # fmt: skip
+              args=(selected,), kwargs={"digest": digest}, disabled=selected.empty,
+              key=f"bulk_accept-{digest}")  # fmt: skip
     if session.last_bulk is not None:
-        st.info(f"Accepted {session.last_bulk.count:,} items in bulk.")
+        st.info(f"Accepted {session.last_bulk.count:,} items in bulk. They count as half a "
+                "label each and never as calibration evidence.")  # fmt: skip
         st.button("Undo this bulk accept", on_click=session.undo_bulk, key="undo_bulk")
 
 with mistakes:
     found = likely_mistakes(live.engine)
     if not found:
-        st.success("The model agrees with every human label.")
+        st.success("No human label stands out: a model fitted without each label agrees with "
+                   "it, or is not sure enough to doubt it.")  # fmt: skip
+    else:
+        st.caption("Each label is checked against a model fitted without it (cross-fitted), "
+                   "most likely mistake first.")  # fmt: skip
     for mistake in found[:20]:
         st.divider()
         st.caption(f"Item {md(mistake.item_id)}")
         show(mistake.item_id)
-        st.text(f"Labeled {mistake.given}; its neighbourhood says {mistake.predicted} "
-                f"({mistake.confidence:.0%}).")  # fmt: skip
+        st.text(f"Labeled {mistake.given}. Fitted without this label, the model says "
+                f"{mistake.predicted} ({mistake.confidence:.0%}) and {mistake.given} "
+                f"({mistake.p_given:.0%}); items people labeled {mistake.predicted} get "
+                f"{mistake.threshold:.0%} on average.")  # fmt: skip
+        if mistake.support_ids:
+            st.caption(f"The nearest items people labeled {md(mistake.predicted)}:")
+            for column, support_id in zip(st.columns(len(mistake.support_ids)),
+                                          mistake.support_ids, strict=True):  # fmt: skip
+                with column:
+                    show(support_id)
         st.button(f"Change to {md(mistake.predicted)}", key=f"fix-{mistake.item_id}",
                   on_click=session.correct, args=(mistake.item_id, mistake.predicted))  # fmt: skip

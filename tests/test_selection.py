@@ -1,0 +1,56 @@
+"""Self-tuning: the model is chosen from the project's own labels."""
+
+import numpy as np
+
+from sslcore.crossfit import LabelSet
+from sslcore.engine import Engine
+from sslcore.propagation import LabelSpreader
+from sslcore.selection import FeatureRepresentation, SpreadingConfig, Tuner
+from sslcore.suite import imbalanced
+
+
+def random_labels(y, n, seed):
+    return np.sort(np.random.default_rng(seed).choice(len(y), n, replace=False))
+
+
+def test_selection_moves_alpha_off_0_99_on_an_imbalanced_set():
+    # 1:9 with noise dimensions: alpha = 0.99 drowns the minority class.
+    X, y = imbalanced()
+    for seed in range(3):
+        labeled = random_labels(y, 60, seed)
+        tuner = Tuner(
+            [FeatureRepresentation("features", X)],
+            default=SpreadingConfig(alpha=0.99),
+            search=[("alpha", (0.5, 0.9, 0.99))],
+        )
+        tuning = tuner.tune(LabelSet(labeled, y[labeled], 2))
+        assert tuning.choice.spreading.alpha < 0.99, tuning.table()
+        scores = tuning.table().set_index("name")["accuracy"]
+        assert scores[tuning.choice.spreading.describe()] > scores.iloc[0]
+
+
+def test_label_spreader_without_arguments_uses_the_selection():
+    X, y = imbalanced()
+    labeled = random_labels(y, 60, 0)
+    partial = np.full(len(y), -1)
+    partial[labeled] = y[labeled]
+    rest = partial == -1
+    fixed = LabelSpreader(alpha=0.99, n_neighbors=10, class_mass_normalization=True)
+    fixed_accuracy = (fixed.fit(X, partial).transduction_[rest] == y[rest]).mean()
+    auto = LabelSpreader().fit(X, partial)
+    assert auto.tuning_ is not None and fixed.tuning_ is None
+    assert (auto.transduction_[rest] == y[rest]).mean() > fixed_accuracy + 0.03
+
+
+def test_engine_keeps_its_model_until_tuned_and_tunes_when_labels_grow():
+    X, y = imbalanced(600)
+    ids = [str(i) for i in range(len(y))]
+    engine = Engine(ids, X)
+    labeled = random_labels(y, 40, 1)
+    engine.update({ids[p]: str(y[p]) for p in labeled})
+    assert engine.tuning is None and engine.tuning_due()
+    engine.apply_tuning(engine.tune())
+    assert engine.tuning.n_held == 40 and not engine.tuning_due()
+    more = random_labels(y, 60, 2)
+    engine.update({ids[p]: str(y[p]) for p in np.union1d(labeled, more)})
+    assert engine.tuning_due()
