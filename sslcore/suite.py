@@ -1,6 +1,6 @@
 """The benchmark suite behind ``sslabel bench suite``: many datasets, no download.
 
-Thirteen datasets that install offline: the three demos, the SMS spam set
+Twelve datasets that install offline: the three demos, the SMS spam set
 (when ``../shared/datasets`` has it), scikit-learn's bundled breast cancer,
 wine and iris tables, and generated sets built to break the usual
 assumptions: a linear boundary cutting through clusters, many small clusters
