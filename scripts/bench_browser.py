@@ -34,21 +34,14 @@ from statistics import median
 
 from playwright.sync_api import sync_playwright
 
-from sslcore.demos import load_demo
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from helpers import CHROMIUM, CHROMIUM_FLAGS, IDLE  # noqa: E402
+
+from sslcore.demos import load_demo  # noqa: E402
 from sslcore.keys import class_keys
 from sslcore.loaders import load_file
 from sslcore.store import Store
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-IDLE = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app && app.getAttribute('data-test-script-state') === 'notRunning' &&
-         !document.querySelector('[data-testid="stStatusWidget"]');
-}"""
 # The next item is shown: a new caption, its own class buttons, its image loaded.
 NEXT_ITEM = """([old, prefix]) => {
   const area = document.querySelector('.st-key-label-item');
@@ -175,7 +168,7 @@ def main() -> None:
     result: dict = {"load_before": os.getloadavg()[0]}
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1300, "height": 900})
             page.goto(url)
             sign_in(page)

@@ -19,20 +19,10 @@ from urllib.parse import quote
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from helpers import start_studio, stop_studio  # noqa: E402
+from helpers import CHROMIUM, CHROMIUM_FLAGS, IDLE, start_studio, stop_studio  # noqa: E402
 
 from sslcore.demos import DEMO_PREFIX, create_demo_project, load_demo  # noqa: E402
 from sslcore.store import Store  # noqa: E402
-
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-IDLE = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app && app.getAttribute('data-test-script-state') === 'notRunning' &&
-         !document.querySelector('[data-testid="stStatusWidget"]');
-}"""
 
 
 def give_true_labels(store: Store, name: str, demo: str, n: int) -> None:
@@ -62,7 +52,7 @@ def main() -> None:
         grid = create_demo_project(store, "digits", "Digits (grid)")
         give_true_labels(store, grid.name, "digits", 40)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             who = "&annotator=ana"
             page.goto(f"{url}/?project={quote(DEMO_PREFIX + 'digits')}{who}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -98,3 +99,35 @@ def stop_studio(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=30)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+IDLE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app && app.getAttribute('data-test-script-state') === 'notRunning' &&
+         !document.querySelector('[data-testid="stStatusWidget"]');
+}"""
+"""True once Streamlit has finished the current run (and any run asked for since): the app
+root says whether a script runs; the status widget shows while one is queued."""
+
+
+def playwright_or_skip():
+    """Playwright's sync API for a browser test module, called at its top: skips the module
+    when Debian's chromium is absent, or fails when SSLABEL_REQUIRE_BROWSER is set (CI)."""
+    import pytest
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("SSLABEL_REQUIRE_BROWSER"):
+            raise RuntimeError("SSLABEL_REQUIRE_BROWSER is set but chromium is not installed")
+        pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api")
+
+
+def wait_idle(page, timeout: int = 60_000) -> None:
+    """Wait until the studio's current run has ended (see ``IDLE``)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(IDLE, timeout=timeout)

@@ -1,31 +1,27 @@
 """End-to-end tests in a real headless Chromium (Debian's package), driven by Playwright."""
 
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from helpers import sign_in, start_studio, stop_studio
+from helpers import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    playwright_or_skip,
+    sign_in,
+    start_studio,
+    stop_studio,
+    wait_idle,
+)
 
 from sslcore.demos import DEMO_PREFIX
 from sslcore.store import Store
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 
 pytestmark = pytest.mark.browser
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("SSLABEL_REQUIRE_BROWSER"):
-        raise RuntimeError("SSLABEL_REQUIRE_BROWSER is set but chromium is not installed")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +35,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
 
@@ -50,20 +46,6 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
-
-
-def _wait_idle(page) -> None:
-    """Wait until Streamlit has finished the current run (and any run asked for since)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        """() => {
-          const app = document.querySelector('[data-testid="stApp"]');
-          const state = app && app.getAttribute('data-test-script-state');
-          return state === 'notRunning' &&
-                 !document.querySelector('[data-testid="stStatusWidget"]');
-        }""",
-        timeout=60_000,
-    )
 
 
 def _shot(page, name: str) -> None:
@@ -77,7 +59,7 @@ def test_label_ten_digits_from_the_keyboard(server, page):
     sign_in(page)
     page.get_by_text("Label · " + DEMO_PREFIX + "digits").wait_for(timeout=60_000)
     page.get_by_role("button", name="Skip").first.wait_for(timeout=60_000)
-    _wait_idle(page)
+    wait_idle(page)
     # The first request for a page URL must still get app.py's navigation menu.
     assert page.get_by_role("link", name="Projects and data").is_visible()
     _shot(page, "label")
@@ -88,7 +70,7 @@ def test_label_ten_digits_from_the_keyboard(server, page):
         page.wait_for_function(
             "(old) => !document.body.innerText.includes(old)", arg=caption, timeout=30_000
         )
-    _wait_idle(page)
+    wait_idle(page)
     project = Store(data_dir).open_project(DEMO_PREFIX + "digits")
     labels = project.labels()
     assert sorted(labels.values()) == list("0123456789")
@@ -120,7 +102,7 @@ def test_the_project_stays_open_across_pages_reloads_and_links(server, page, bro
             _title(page, f"{title} · {DEMO_PREFIX}tickets")
         else:
             _title(page, "Projects and data")
-        _wait_idle(page)
+        wait_idle(page)
         assert _picked_project(page) == DEMO_PREFIX + "tickets", link
         assert "project=Demo%3A+tickets" in page.url, link
     page.reload()
@@ -130,7 +112,7 @@ def test_the_project_stays_open_across_pages_reloads_and_links(server, page, bro
     other = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
     other.goto(f"{url}/map?project=Demo%3A+moons&annotator=linked")
     _title(other, f"Map · {DEMO_PREFIX}moons")
-    _wait_idle(other)
+    wait_idle(other)
     assert _picked_project(other) == DEMO_PREFIX + "moons"
     sync_api.expect(other.get_by_role("textbox", name="Annotator")).to_have_value("linked")
     other.context.close()
@@ -167,7 +149,7 @@ def test_a_burst_of_keys_labels_only_items_on_screen(server, page):
     sign_in(page, "burst-tester")
     area = page.locator(".st-key-label-item")
     area.get_by_role("button", name="Skip").wait_for(timeout=90_000)
-    _wait_idle(page)
+    wait_idle(page)
     page.evaluate(RECORD_PRESSES)
     caption = area.locator("[data-testid=stCaptionContainer]").first
     for _ in range(20):
@@ -177,7 +159,7 @@ def test_a_burst_of_keys_labels_only_items_on_screen(server, page):
             shown = None
         page.keyboard.press(truth.get(shown, "0"))
         page.wait_for_timeout(150)
-    _wait_idle(page)
+    wait_idle(page)
     presses = page.evaluate("window.pressLog")
     assert len(presses) == 20
     for press in presses:  # never a button of another item beside (or under) the caption
@@ -198,7 +180,7 @@ def test_projects_page_and_a_bad_upload(server, page, tmp_path):
     url, _ = server
     page.goto(f"{url}/projects")
     page.get_by_text("New project").wait_for(timeout=60_000)
-    _wait_idle(page)
+    wait_idle(page)
     _shot(page, "projects")
     page.get_by_role("tab", name="From a file").click()
     bad = tmp_path / "latin1.csv"
@@ -221,23 +203,23 @@ def test_undo_says_what_it_undid_on_label_and_review(server, page):
     sign_in(page, "undo-tester")
     area = page.locator(".st-key-label-item")
     area.get_by_role("button", name="Skip").wait_for(timeout=90_000)
-    _wait_idle(page)
+    wait_idle(page)
     shown = area.locator("[data-testid=stCaptionContainer]").first.inner_text()
     page.keyboard.press("1")  # 'lower'
     page.get_by_text(shown, exact=True).wait_for(state="detached", timeout=30_000)
-    _wait_idle(page)
+    wait_idle(page)
     page.keyboard.press("u")
     page.get_by_text(f"Undid {shown.removeprefix('Item ')} → lower.").wait_for(timeout=30_000)
     assert project.labels() == {}
     # A batch (as from a lasso on the map) is one action: the page says so before U.
     batch = ["point-0100", "point-0101", "point-0102"]
     project.label_many([(i, "upper") for i in batch], annotator="undo-tester", source="human")
-    _wait_idle(page)
+    wait_idle(page)
     page.keyboard.press("s")  # any rerun shows the warning
     page.get_by_text("U now undoes a batch of 3 labels as upper, all at once.").wait_for(
         timeout=30_000
     )
-    _wait_idle(page)
+    wait_idle(page)
     page.keyboard.press("u")
     page.get_by_text("Undid a batch of 3 labels as upper.").wait_for(timeout=30_000)
     assert project.labels() == {}
@@ -246,14 +228,14 @@ def test_undo_says_what_it_undid_on_label_and_review(server, page):
     project.label_many([(i, truth[i]) for i in truth.index[:6]], annotator="setup")
     page.get_by_role("link", name="Review suggestions").click()
     page.get_by_role("button", name="Accept").first.wait_for(timeout=60_000)
-    _wait_idle(page)
+    wait_idle(page)
     page.locator("h1").first.click()  # keys go to the page, not the sidebar
     page.keyboard.press("a")
     accepted = page.get_by_text(re.compile(r"^Accepted point-\d+ → (upper|lower)\.$"))
     accepted.wait_for(timeout=30_000)
     what = accepted.inner_text().removeprefix("Accepted ").removesuffix(".")
     assert (project.events()["source"] == "accepted").sum() == 1
-    _wait_idle(page)
+    wait_idle(page)
     page.keyboard.press("u")
     page.get_by_text(f"Undid the accepted suggestion {what}.").wait_for(timeout=30_000)
     assert len(project.labels()) == 6
@@ -272,7 +254,7 @@ def test_grid_from_the_keyboard_leaves_out_the_odd_ones_and_labels_the_rest(serv
     page.goto(f"{url}/grid?project={quote(project.name)}")
     sign_in(page, "grid-tester")
     page.get_by_text("24 items the model is most sure are '0'").wait_for(timeout=90_000)
-    _wait_idle(page)
+    wait_idle(page)
     prefix = f"st-key-grid-toggle-{project.id}-"
     tiles = page.evaluate(
         """(prefix) => [...document.querySelectorAll(`[class*="${prefix}"]`)].map(
@@ -283,7 +265,7 @@ def test_grid_from_the_keyboard_leaves_out_the_odd_ones_and_labels_the_rest(serv
     page.locator("h1").first.click()  # keys go to the page
     page.keyboard.press("a")  # the first tile's key: leave it out
     page.get_by_role("button", name="Put back").wait_for(timeout=30_000)
-    _wait_idle(page)
+    wait_idle(page)
     _shot(page, "grid")
     page.keyboard.press("Enter")
     page.get_by_text("Labeled 23 items as 0; left out 1.").wait_for(timeout=30_000)
@@ -335,7 +317,7 @@ def _open(page, url: str, path: str, project: str) -> None:
         page.get_by_role("option", name=project, exact=True).click()
     title = page.get_by_text(f"· {project}").first
     title.wait_for(timeout=60_000)
-    _wait_idle(page)
+    wait_idle(page)
     title.click()  # move the keyboard focus off the project picker
 
 
@@ -361,13 +343,13 @@ def test_review_accept_reject_and_bulk_accept(server, page):
     while len(project.events()) == before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert project.events()["source"].iloc[-1] == "accepted", project.events().tail(3)
-    _wait_idle(page)
+    wait_idle(page)
     page.keyboard.press("x")
     deadline = time.monotonic() + 30
     while not project.rejections() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(project.rejections()) == 1
-    _wait_idle(page)
+    wait_idle(page)
     labeled = len(project.labels())
     bulk = page.get_by_role("button", name=re.compile(r"^Accept [\d,]+ as "))
     thumb = page.get_by_role("slider", name="Target precision")
@@ -377,9 +359,9 @@ def test_review_accept_reject_and_bulk_accept(server, page):
     while count == 0 and time.monotonic() < deadline:
         thumb.focus()
         page.keyboard.press("End")
-        _wait_idle(page)
+        wait_idle(page)
         page.keyboard.press("Home")
-        _wait_idle(page)
+        wait_idle(page)
         count = int(re.search(r"Accept ([\d,]+) as", bulk.inner_text()).group(1).replace(",", ""))
     assert count > 0
     assert page.get_by_text(re.compile(r"of them wrong, at most [\d.]+ \(95% sure\)")).count()
@@ -450,7 +432,7 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     labeled_before = set(project.labels())
     page.get_by_role("button", name=re.compile(rf"^Label [\d,]+ items as {preset}$")).click()
     page.get_by_text(re.compile(r"^Labeled a batch of [\d,]+ labels as ")).wait_for(timeout=30_000)
-    _wait_idle(page)
+    wait_idle(page)
     batch = project.events().iloc[-selected:]
     assert set(batch["source"]) == {"human"} and batch["batch_id"].nunique() == 1
     assert set(batch["class_name"]) == {preset}

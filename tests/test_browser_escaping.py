@@ -8,31 +8,24 @@ request, and no element of any page may point at it.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from helpers import start_studio, stop_studio, text_dataset
+from helpers import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    playwright_or_skip,
+    start_studio,
+    stop_studio,
+    text_dataset,
+)
 
 from sslcore.store import Store
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-
 pytestmark = pytest.mark.browser
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("SSLABEL_REQUIRE_BROWSER"):
-        raise RuntimeError("SSLABEL_REQUIRE_BROWSER is set but chromium is not installed")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_or_skip()
 
 
 class Catcher(ThreadingHTTPServer):
@@ -94,7 +87,7 @@ def studio(tmp_path_factory, catcher):
 @pytest.fixture(scope="module")
 def page(catcher):
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         context = browser.new_context(viewport={"width": 1300, "height": 900})
         yield context.new_page()
         browser.close()
