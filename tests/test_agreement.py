@@ -79,7 +79,8 @@ def test_krippendorff_alpha_on_krippendorffs_worked_example():
 
 
 def test_krippendorff_alpha_is_one_for_perfect_and_nan_without_pairs():
-    assert krippendorff_alpha(long_votes({"a": list("xyx"), "b": list("xyx")})) == 1.0
+    perfect = long_votes({"a": list("xyx"), "b": list("xyx")})
+    assert krippendorff_alpha(perfect) == pytest.approx(1.0)
     assert np.isnan(krippendorff_alpha(long_votes({"a": list("xy"), "b": [None, None]})))
 
 

@@ -182,7 +182,7 @@ def test_a_cancelled_job_keeps_the_previous_model_whole(tmp_path):
     assert sorted(saved) == ["fixmatch-proba.npz", "fixmatch.pt"]
     job = TrainingJob("fixmatch", images, known, ids, folder, {"steps": 100_000, **SMALL})
     job.start()
-    while job.fraction == 0.0 and job.state == "running":
+    while job.fraction <= 0.0 and job.state == "running":
         job.wait(0.05)
     job.cancel()
     assert job.wait(60) == "cancelled"

@@ -44,4 +44,5 @@ def test_umap_on_many_rows_fits_a_sample_and_places_the_rest(monkeypatch):
     distances = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
     np.fill_diagonal(distances, np.inf)
     assert (labels[distances.argmin(axis=1)] == labels).mean() > 0.98
-    assert reports[0] == 0.0 and reports[-1] == 1.0 and reports == sorted(reports)
+    assert reports[0] == pytest.approx(0.0) and reports[-1] == pytest.approx(1.0)
+    assert reports == sorted(reports)

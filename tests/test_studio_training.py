@@ -57,7 +57,7 @@ def test_the_page_reports_a_failed_job_and_cancel_stops_one_saving_nothing(data_
     project.label_many([("digit-0000", "0"), ("digit-0001", "1")], annotator="tester")
     start(at, "fixmatch", 100_000)
     job = job_of(data_dir, DIGITS)
-    while job.fraction == 0.0 and job.state == "running":
+    while job.fraction <= 0.0 and job.state == "running":
         job.wait(0.05)
     assert job.state == "running" and " left" in job.message
     at.run()
