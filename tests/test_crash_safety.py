@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import BACKENDS, sign_in, sql, start_studio, stop_studio, text_dataset
+from helpers import BACKENDS, sign_in, sql, start_studio, stop_studio, text_dataset, wait_idle
 
 from sslcore.cache import fingerprint
 from sslcore.demos import DEMO_PREFIX, ensure_demo_projects
@@ -268,12 +268,12 @@ def label_some(page, url: str, n: int) -> list[tuple[str, str]]:
         page.keyboard.press(digit)
         page.get_by_text(f"{before + 1:,} / 1,797 labeled").first.wait_for(timeout=30_000)
         acked.append((item, digit))
-        page.wait_for_function(  # the next item is on screen and the run has finished
-            "(old) => !document.body.innerText.includes(old)"
-            " && !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-            arg=f"Item {item}",
-            timeout=30_000,
+        page.wait_for_function(  # the next item is on screen
+            "(old) => !document.body.innerText.includes(old)", arg=f"Item {item}", timeout=30_000
         )
+        # and the run has ended: its class buttons (which carry the keys) are drawn after
+        # the item, so a key pressed before the end may find no button for it.
+        wait_idle(page)
     return acked
 
 
