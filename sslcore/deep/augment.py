@@ -63,8 +63,10 @@ def cutout(x: torch.Tensor, *, fraction: float = 0.5) -> torch.Tensor:
     image's, at a random place."""
     n, _, h, w = x.shape
     size = (torch.rand(n, device=x.device) * fraction * min(h, w)).clamp(min=1)
-    cy = torch.rand(n, device=x.device) * h
-    cx = torch.rand(n, device=x.device) * w
+    # Centred on a pixel, so the square always covers at least that one (a centre between
+    # pixels near the border could grey nothing).
+    cy = torch.randint(0, h, (n,), device=x.device)
+    cx = torch.randint(0, w, (n,), device=x.device)
     rows = torch.arange(h, device=x.device).view(1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w)
     half = (size / 2).view(n, 1, 1)
