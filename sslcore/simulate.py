@@ -82,8 +82,37 @@ def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed:
     from sklearn.metrics import f1_score
 
     engine = learner.engine
-    labels: dict[str, str] = {}
     results = {}
+    for labels in replay(learner, y, strategy=strategy, budgets=budgets, seed=seed):
+        point = measure(engine, y)
+        rest = ~engine.labeled
+        predicted = engine.predictions.predicted
+        if predict is not None:
+            known = np.full(len(y), None, dtype=object)
+            for item_id, name in labels.items():
+                known[engine.position(item_id)] = name
+            predicted = predict(known, seed, engine.predictions)
+            point["accuracy"] = (
+                float((predicted[rest].astype(str) == y[rest].astype(str)).mean())
+                if rest.any() else 1.0
+            )  # fmt: skip
+        predicted = predicted[rest].astype(str)
+        truth = y[rest].astype(str)
+        point["macro_f1"] = (
+            float(f1_score(truth, predicted, average="macro")) if rest.any() else 1.0
+        )
+        results[len(labels)] = point
+    return results
+
+
+def replay(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed: int):
+    """Label from zero as the studio's loop does: the first budget's items at once (a cold
+    start plans a batch), then one at a time, each by ``strategy`` on a refreshed engine.
+    Yields the labels (item id to true class) at each budget, once the model has been
+    re-chosen (:func:`catch_up`).
+    """
+    engine = learner.engine
+    labels: dict[str, str] = {}
     batch = budgets[0]
     while len(labels) < budgets[-1]:
         want = min(batch, budgets[-1] - len(labels), engine.n_items - len(labels))
@@ -93,25 +122,7 @@ def run_once(learner, y: np.ndarray, *, strategy: str, budgets: list[int], seed:
         batch = 1
         if len(labels) in budgets:
             catch_up(engine)
-            point = measure(engine, y)
-            rest = ~engine.labeled
-            predicted = engine.predictions.predicted
-            if predict is not None:
-                known = np.full(len(y), None, dtype=object)
-                for item_id, name in labels.items():
-                    known[engine.position(item_id)] = name
-                predicted = predict(known, seed, engine.predictions)
-                point["accuracy"] = (
-                    float((predicted[rest].astype(str) == y[rest].astype(str)).mean())
-                    if rest.any() else 1.0
-                )  # fmt: skip
-            predicted = predicted[rest].astype(str)
-            truth = y[rest].astype(str)
-            point["macro_f1"] = (
-                float(f1_score(truth, predicted, average="macro")) if rest.any() else 1.0
-            )
-            results[len(labels)] = point
-    return results
+            yield labels
 
 
 def catch_up(engine) -> None:

@@ -255,7 +255,7 @@ def run_unit(name: str, mode: str, seed: int, *, budgets=BUDGETS, peers=PEERS) -
     from .active import DEFAULT_STRATEGY, ActiveLearner
     from .engine import Engine
     from .graph import build_knn_graph
-    from .simulate import catch_up
+    from .simulate import catch_up, replay
 
     X, y = load(name)
     ids = [f"item-{i}" for i in range(len(y))]
@@ -268,18 +268,9 @@ def run_unit(name: str, mode: str, seed: int, *, budgets=BUDGETS, peers=PEERS) -
         # lagging the labels would; inline at every 25% growth, one digits seed took 270 s.
         engine = Engine(ids, X, graph=graph)
         learner = ActiveLearner(engine)
-        labels: dict[str, str] = {}
-        batch = budgets[0]
-        while len(labels) < budgets[-1]:
-            want = min(batch, budgets[-1] - len(labels))
-            for suggestion in learner.query(DEFAULT_STRATEGY, want, seed=seed + len(labels)):
-                labels[suggestion.item_id] = y[engine.position(suggestion.item_id)]
-            engine.update(labels)
-            batch = 1
-            if len(labels) in budgets:
-                catch_up(engine)
-                labeled = np.flatnonzero(engine.labeled)
-                points.append(_point(engine, y, X, labeled, len(labels), peers, started))
+        for labels in replay(learner, y, strategy=DEFAULT_STRATEGY, budgets=budgets, seed=seed):
+            labeled = np.flatnonzero(engine.labeled)
+            points.append(_point(engine, y, X, labeled, len(labels), peers, started))
     else:
         for budget in budgets:
             labeled = random_labeled(y, budget, seed)
