@@ -22,20 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from statistics import median
 
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from helpers import CHROMIUM, CHROMIUM_FLAGS, IDLE  # noqa: E402
+from helpers import CHROMIUM, CHROMIUM_FLAGS, IDLE, sign_in, start_studio, stop_studio  # noqa: E402
 
 from sslcore.demos import load_demo  # noqa: E402
 from sslcore.keys import class_keys
@@ -55,38 +51,9 @@ NEXT_ITEM = """([old, prefix]) => {
 }"""
 
 
-def start_studio(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(data_dir / "server.log", "a")  # noqa: SIM115 (closed with the process)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sslcore.cli", "app", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(180):
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError("the studio did not start")
-
-
 def idle(page) -> None:
     page.wait_for_timeout(200)
     page.wait_for_function(IDLE, timeout=600_000)
-
-
-def sign_in(page, name: str = "bench") -> None:
-    start = page.get_by_role("button", name="Start labeling")
-    start.wait_for(timeout=120_000)
-    page.get_by_role("textbox", name="Your name").fill(name)
-    start.click()
-    start.wait_for(state="detached", timeout=120_000)
 
 
 def key_waits(page, project, truth: dict, presses: int) -> list[float]:
@@ -171,7 +138,7 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1300, "height": 900})
             page.goto(url)
-            sign_in(page)
+            sign_in(page, "bench")
             store = Store(data_dir)
             digits = store.open_project("Demo: digits")
             truth = load_demo("digits").items.set_index("item_id")["label"].to_dict()
@@ -191,8 +158,7 @@ def main() -> None:
                 result["key_to_next_item_sms"] = summary(waits)
             browser.close()
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        stop_studio(process)
     result["load_after"] = os.getloadavg()[0]
     print(json.dumps(result))
 
