@@ -185,7 +185,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--budgets", default="10,30,50", help="comma-separated label counts")
     simulate.add_argument("--seeds", type=int, default=5)
     simulate.add_argument("--label-column", help="true labels, for a data file")
-    simulate.add_argument("--features", default="auto", help=FEATURES_HELP)
+    simulate.add_argument(
+        "--features",
+        default="auto",
+        help=FEATURES_HELP + "; several separated by commas (tfidf,minilm,tfidf+minilm): the "
+        "model starts on the first and the per-project selection may choose any of them",
+    )
     simulate.add_argument(
         "--cache-dir", type=Path, help="keep computed features here and reuse them next time"
     )
@@ -469,7 +474,7 @@ def _run_simulate(args) -> int:
         budgets=budgets,
         seeds=args.seeds,
         label_column=args.label_column,
-        features=method_from_user(args.features),
+        features=",".join(method_from_user(m) for m in args.features.split(",")),
         cache_dir=args.cache_dir,
         deep_features=args.deep_features,
         method=args.method,

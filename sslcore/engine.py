@@ -141,6 +141,8 @@ class Engine:
     representations : sequence, optional
         More representations the selection may choose among (see
         :mod:`sslcore.selection`); ``features`` always comes first.
+    features_name : str, default="features"
+        What the selection calls ``features`` (the feature method, e.g. ``"tfidf"``).
     progress : callable, optional
         ``progress(fraction, message)`` while the graph is built.
 
@@ -168,6 +170,7 @@ class Engine:
         sweeps_per_update: int = 3,
         auto_tune: bool = False,
         representations=(),
+        features_name: str = "features",
         progress: Callable[[float, str], None] | None = None,
     ):
         self.item_ids = np.asarray([str(i) for i in item_ids], dtype=object)
@@ -186,9 +189,13 @@ class Engine:
         self.auto_tune = auto_tune
         self._representations = tuple(representations)
         self._default = SpreadingConfig(
-            n_neighbors=n_neighbors, alpha=alpha, class_mass_normalization=class_mass_normalization
+            representation=features_name,
+            n_neighbors=n_neighbors,
+            alpha=alpha,
+            class_mass_normalization=class_mass_normalization,
         )
         self._tuner: Tuner | None = None
+        self._new_representation = False
         self.tuning: Tuning | None = None
         self._config = self._default
         self.calibrator = Calibrator().fit(np.zeros((0, 2)), np.zeros(0, int))
@@ -305,11 +312,30 @@ class Engine:
         """The model selection for these items (:class:`sslcore.selection.Tuner`)."""
         if self._tuner is None:
             self._tuner = Tuner(
-                [FeatureRepresentation("features", self.features), *self._representations],
+                [
+                    FeatureRepresentation(self._default.representation, self.features),
+                    *self._representations,
+                ],
                 default=self._default,
                 graphs={self._default.graph_key: self.graph},
             )
         return self._tuner
+
+    @property
+    def features_in_use(self) -> str:
+        """The name of the representation the model spreads on now (``features_name`` or
+        one added with :meth:`add_representation` that the selection chose)."""
+        return self._config.representation
+
+    def add_representation(self, representation) -> None:
+        """Let the model selection also choose ``representation`` (a
+        :class:`sslcore.selection.FeatureRepresentation` or
+        :class:`~sslcore.selection.ProbabilityRepresentation`) from the next :meth:`tune`
+        on, which becomes due at once."""
+        self._representations = (*self._representations, representation)
+        if self._tuner is not None:
+            self._tuner.add(representation)
+        self._new_representation = True
 
     def label_set(self) -> LabelSet:
         """The current labels as the selection sees them: weights by source, which ones
@@ -329,7 +355,7 @@ class Engine:
         held = int(self._held.sum())
         if self.n_classes_labeled < 2 or held < 2:
             return False
-        if self.tuning is None:
+        if self.tuning is None or self._new_representation:
             return True
         before = self.tuning.n_held
         return held < before or held >= max(before * TUNE_GROWTH, before + 2)
@@ -343,6 +369,7 @@ class Engine:
         """
         labels = self.label_set()
         rejections = sorted(self._rejections)
+        self._new_representation = False
         return self.tuner.tune(labels, rejections, seed=seed)
 
     def apply_tuning(self, tuning: Tuning, *, predict: bool = True) -> None:

@@ -282,10 +282,12 @@ def model_bytes(model: Pipeline) -> bytes:
     return buffer.getvalue()
 
 
-def model_file(project) -> bytes | None:
+def model_file(project, features: str | None = None) -> bytes | None:
     """The project's trained pipeline (raw items in, class out) as joblib bytes, or None
-    before two classes have labels."""
+    before two classes have labels. ``features``: the feature method the project's model
+    chose (:attr:`sslcore.engine.Engine.features_in_use`); default the project's own."""
     labels = project.labels()
     if len(set(labels.values())) < 2:
         return None
-    return model_bytes(train_model(project.dataset(), labels, features=project_method(project)))
+    features = features or project_method(project)
+    return model_bytes(train_model(project.dataset(), labels, features=features))

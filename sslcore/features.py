@@ -239,6 +239,23 @@ def _needs_extra(method: str) -> bool:
     return any(embeddings.is_model_method(part) for part in method.split("+"))
 
 
+def alternatives(dataset: Dataset, method: str) -> tuple[str, ...]:
+    """Feature methods the model selection may also choose for a project featurized with
+    ``method``: a text project left on ``"auto"`` is offered MiniLM and TF-IDF+MiniLM when
+    the embeddings extra is installed (neither wins on every set: docs/benchmarks.md).
+    A method the user chose is kept as it is.
+
+    Examples
+    --------
+    >>> from sslcore.demos import load_demo
+    >>> alternatives(load_demo("digits"), "auto"), alternatives(load_demo("tickets"), "tfidf")
+    ((), ())
+    """
+    if method != "auto" or dataset.kind != "text" or not embeddings.embeddings_available():
+        return ()
+    return (embeddings.BUNDLED, f"tfidf+{embeddings.BUNDLED}")
+
+
 def project_method(project) -> str:
     """The feature method a project was imported with (``"auto"`` unless one was chosen),
     from its settings; the studio, the exported model and the CLI all read it here."""

@@ -62,13 +62,16 @@ from .crossfit import CrossFit, LabelSet, blend, logistic_crossfit, spreading_cr
 from .graph import affinity_from_neighbours, knn_search, normalized_affinity, unit_rows
 
 SEARCH = (
+    ("representation", ()),
     ("alpha", (0.5, 0.9, 0.99)),
     ("n_neighbors", (5, 10, 20, 40)),
     ("metric", ("euclidean", "cosine")),
     ("weighting", ("self_tuning", "gaussian", "binary")),
     ("class_mass_normalization", (True, False)),
 )
-"""The spreading settings searched, one at a time, in this order."""
+"""The spreading settings searched, one at a time, in this order. ``representation``
+comes first and its values are the tuner's feature representations: which distances
+the graph is built on matters more than any setting of the graph."""
 BLEND_WEIGHTS = (0.25, 0.5, 0.75)
 """Weights of the spreading model in a blend with another model."""
 SE_MARGIN = 1.0
@@ -315,6 +318,21 @@ class Tuner:
     def n_items(self) -> int:
         return len(self.representations[self.primary].features)
 
+    @property
+    def feature_names(self) -> list[str]:
+        """The feature representations' names, the one the engine spreads on first."""
+        return [n for n, r in self.representations.items() if isinstance(r, FeatureRepresentation)]
+
+    def add(self, representation) -> None:
+        """Offer one more representation to the next :meth:`tune` (e.g. embeddings that
+        were computed in the background after the engine started)."""
+        if isinstance(representation, FeatureRepresentation):
+            if len(representation.features) != self.n_items:
+                raise ValueError(f"{representation.name}: needs one row per item")
+        # A new dict, not an update: a tune running in another thread keeps iterating
+        # the one it started with.
+        self.representations = {**self.representations, representation.name: representation}
+
     # graphs ---------------------------------------------------------------
 
     def graph(self, config: SpreadingConfig) -> sp.csr_matrix:
@@ -444,13 +462,15 @@ class Tuner:
         return fit
 
     def _search_spreading(self, best, best_fit, labels, rejections, useful, candidates):
-        n_features = self.representations[best.representation].features.shape[1]
         seen = {best: best_fit}
         for setting, values in self.search:
+            if setting == "representation":
+                values = self.feature_names
             incumbent = hits(best_fit.held_out, best_fit.codes)[useful]
             winner, winner_fit, margin = best, best_fit, 0.0
             for value in values:
                 config = replace(best, **{setting: value})
+                n_features = self.representations[config.representation].features.shape[1]
                 if config == best or (config.metric == "cosine" and n_features < 3):
                     continue
                 if config.n_neighbors >= self.n_items:

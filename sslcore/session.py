@@ -32,10 +32,11 @@ from .bulk import DEFAULT_TARGET_PRECISION, BulkPlan
 from .cache import fingerprint
 from .engine import AUTO_TUNE_MAX_ITEMS, Engine, Predictions
 from .errors import PoolExhaustedError
-from .features import featurize, project_method
+from .features import alternatives, featurize, project_method, resolve_method
 from .graph import build_knn_graph
 from .progress import BackgroundJob, Progress, stage
 from .projection import UMAP_SETTINGS, project_2d
+from .selection import FeatureRepresentation
 from .store import LabelEvent, Project
 
 N_NEIGHBORS = 10
@@ -75,6 +76,10 @@ class ProjectEngine:
         self._umap: np.ndarray | None = None
         self._umap_thread: threading.Thread | None = None
         self.tuning_job: BackgroundJob | None = None
+        self.representations_job: BackgroundJob | None = None
+        """Features the selection may also choose, computed after the engine is ready
+        (:meth:`offer_alternatives`)."""
+        self._alternatives_taken = False
 
     @classmethod
     def build(
@@ -83,6 +88,7 @@ class ProjectEngine:
         progress: Progress | None = None,
         *,
         prepare: str | None = None,
+        offer_alternatives: bool = False,
     ) -> ProjectEngine:
         """Features and graph from the project's cache (computed and cached the first time).
 
@@ -90,7 +96,8 @@ class ProjectEngine:
         computed, with one fraction for the whole build. With ``prepare`` (a
         strategy name) the build also brings the engine up to the project's labels
         and plans the first items that strategy asks about, so the first item
-        shows at once.
+        shows at once. With ``offer_alternatives``, :meth:`offer_alternatives` starts
+        once the engine is ready.
         """
         # Shares of the time measured on 5,574 SMS (TF-IDF features dominate); on a
         # project whose features are cached the bar runs faster than it says.
@@ -109,14 +116,42 @@ class ProjectEngine:
             key,
             lambda: build_knn_graph(features, n_neighbors=N_NEIGHBORS, progress=graph_progress),
         )
-        live = cls(project, Engine(dataset.ids, features, graph=graph), key)
+        method = resolve_method(dataset, project_method(project))
+        engine = Engine(dataset.ids, features, graph=graph, features_name=method)
+        live = cls(project, engine, key)
         if prepare:
             stage(progress, graph_end, 1.0)(0.0, "Choosing the first items to label")
             live.refresh()
             with contextlib.suppress(PoolExhaustedError):
                 live.next_items(prepare, 1)
         stage(progress, 0.0, 1.0)(1.0, "Ready")
+        if offer_alternatives:
+            live.offer_alternatives()
         return live
+
+    def offer_alternatives(self) -> BackgroundJob | None:
+        """Compute the project's other feature methods (:func:`sslcore.features.alternatives`,
+        e.g. MiniLM on a text project) in the background, at low priority, and let the model
+        selection choose among them once they are ready: the project is labeled from the
+        start on its cheap features, and nobody waits the minutes a CPU takes to embed a few
+        thousand texts. Cached like the features, so a restart only loads them."""
+        dataset = self.project.dataset()
+        methods = alternatives(dataset, project_method(self.project))
+        if not methods or self.representations_job is not None:
+            return self.representations_job
+        cache = self.project.cache
+
+        def compute(progress):
+            _lower_this_threads_priority()
+            return [
+                FeatureRepresentation(method, featurize(dataset, method=method, cache=cache,
+                                      progress=stage(progress, i / len(methods),
+                                                     (i + 1) / len(methods))))
+                for i, method in enumerate(methods)
+            ]  # fmt: skip
+
+        self.representations_job = BackgroundJob(compute, name="alternative-features").start()
+        return self.representations_job
 
     @property
     def predictions(self) -> Predictions:
@@ -134,6 +169,7 @@ class ProjectEngine:
         """
         with self.lock:
             state = self.project.state()
+            self._take_alternatives()
             tuned = self._take_tuning()
             if state.last_event_id != self.last_event_id:
                 before = self.engine.predictions
@@ -167,6 +203,14 @@ class ProjectEngine:
             return engine.tuner.tune(labels, rejections)
 
         self.tuning_job = BackgroundJob(tune, name="model-selection").start()
+
+    def _take_alternatives(self) -> None:
+        job = self.representations_job
+        if job is None or not job.done or job.error is not None or self._alternatives_taken:
+            return
+        self._alternatives_taken = True
+        for representation in job.result():
+            self.engine.add_representation(representation)
 
     def _take_tuning(self) -> bool:
         job = self.tuning_job

@@ -196,7 +196,10 @@ def simulate(
     label_column : str, optional
     features : str, default="auto"
         The feature method, e.g. ``"minilm"`` or ``"tfidf+minilm"``
-        (:func:`sslcore.features.featurize`).
+        (:func:`sslcore.features.featurize`). Several separated by commas
+        (``"tfidf,minilm,tfidf+minilm"``): the engine starts on the first and the model
+        selection may choose any of them, as in a studio project whose embeddings were
+        computed in the background.
     cache_dir : path, optional
         Where computed features are kept and reused.
     deep_features : {"vae", "simclr"}, optional
@@ -230,15 +233,22 @@ def simulate(
     from .active import ActiveLearner
     from .engine import Engine
     from .graph import build_knn_graph
+    from .selection import FeatureRepresentation
 
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     budgets = sorted({int(b) for b in budgets})
     if not budgets or budgets[0] < 1:
         raise ValueError("budgets must be positive label counts, e.g. 10,30,50")
+    first, *others = [method.strip() for method in features.split(",")]
     name, X, y = load_spec(
-        dataset_spec, label_column=label_column, features=features, cache_dir=cache_dir
+        dataset_spec, label_column=label_column, features=first, cache_dir=cache_dir
     )
+    representations = [
+        FeatureRepresentation(method, load_spec(dataset_spec, label_column=label_column,
+                                                features=method, cache_dir=cache_dir)[1])
+        for method in others
+    ]  # fmt: skip
     predict = None
     if deep_features or method != "graph":
         from .deep.evaluation import deep_setup
@@ -253,7 +263,10 @@ def simulate(
     runs = []
     embedding = None  # depends only on the graph: computed once, shared by every seed
     for seed in range(seeds):
-        learner = ActiveLearner(Engine(ids, X, graph=graph, auto_tune=True), embedding=embedding)
+        learner = ActiveLearner(
+            Engine(ids, X, graph=graph, auto_tune=True, representations=representations),
+            embedding=embedding,
+        )
         runs.append(
             run_once(learner, y, strategy=strategy, budgets=budgets, seed=seed, predict=predict)
         )

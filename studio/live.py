@@ -3,6 +3,7 @@ process, built in the background, and one LabelingSession per project per browse
 
 from __future__ import annotations
 
+import os
 import threading
 
 import streamlit as st
@@ -18,6 +19,9 @@ from studio.state import annotator
 BUILD_WAIT_SECONDS = 2.0
 """A build that ends within this long shows no progress panel (e.g. a demo read from its cache)."""
 POLL_SECONDS = 1.0
+BACKGROUND_FEATURES = "SSLABEL_BACKGROUND_FEATURES"
+"""Set to 0 to keep text projects on TF-IDF alone: no MiniLM embeddings computed in the
+background for the model selection (the browser tests do, to keep their timing steady)."""
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -33,7 +37,12 @@ def start_engine(project: Project) -> BackgroundJob:
         job = jobs.get(project.id)
         if job is None:
             job = jobs[project.id] = BackgroundJob(
-                lambda progress: ProjectEngine.build(project, progress, prepare=DEFAULT_STRATEGY),
+                lambda progress: ProjectEngine.build(
+                    project,
+                    progress,
+                    prepare=DEFAULT_STRATEGY,
+                    offer_alternatives=os.environ.get(BACKGROUND_FEATURES, "1") != "0",
+                ),
                 name=f"engine-{project.id}",
             ).start()
     return job

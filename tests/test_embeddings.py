@@ -316,3 +316,32 @@ def test_the_bundled_minilm_embeds_meaning_offline():
     similar = X @ X.T
     assert similar[0, 1] > similar[0, 2] and similar[3, 0] > similar[3, 2]
     assert similar[0, 1] > 0.5 > similar[0, 2]
+
+
+@pytest.mark.slow
+def test_a_text_project_offers_minilm_to_the_selection_once_computed(tmp_path):
+    from sslcore.export import model_file
+    from sslcore.features import features_cached
+    from sslcore.session import ProjectEngine
+
+    dataset = two_intents(60)
+    project = Store(tmp_path).create_project(
+        "intents", dataset, import_labels=False, class_names=["billing", "bug"]
+    )
+    assert ProjectEngine.build(project).representations_job is None  # opt-in only
+    live = ProjectEngine.build(project, offer_alternatives=True)
+    job = live.representations_job
+    assert job is not None and job.wait(300) and job.error is None
+    for item_id, name in list(zip(dataset.ids, dataset.labels, strict=True))[:12]:
+        project.label(item_id, name, annotator="ann")
+    live.wait_for_tuning()
+    assert live.engine.tuner.feature_names == ["tfidf", "minilm", "tfidf+minilm"]
+    names = live.tuning.table()["name"].tolist()
+    assert any("spreading on minilm" in n for n in names), names
+    assert any("spreading on tfidf+minilm" in n for n in names), names
+    assert features_cached(dataset, "minilm", project.cache)  # a restart only loads them
+    # The exported model is built on the features the selection chose.
+    chosen = live.engine.features_in_use
+    model = joblib.load(io.BytesIO(model_file(project, chosen)))
+    width = model.named_steps["features"].transform(["refund my card"]).shape[1]
+    assert width == featurize(dataset, method=chosen, cache=project.cache).shape[1]

@@ -1,6 +1,7 @@
 """Self-tuning: the model is chosen from the project's own labels."""
 
 import numpy as np
+import pytest
 
 from sslcore.crossfit import LabelSet
 from sslcore.engine import Engine
@@ -54,3 +55,58 @@ def test_engine_keeps_its_model_until_tuned_and_tunes_when_labels_grow():
     more = random_labels(y, 60, 2)
     engine.update({ids[p]: str(y[p]) for p in np.union1d(labeled, more)})
     assert engine.tuning_due()
+
+
+def two_views(n=600, seed=0):
+    """Three classes seen twice: in ``noisy`` the class shifts 4 of 40 dimensions a little
+    and the rest is noise; in ``clear`` three tight blobs. A kNN graph on ``noisy`` mixes
+    the classes, one on ``clear`` does not."""
+    from sklearn.datasets import make_blobs
+
+    rng = np.random.default_rng(seed)
+    clear, y = make_blobs(n, n_features=5, centers=3, cluster_std=0.5, random_state=seed)
+    noisy = rng.normal(size=(n, 40))
+    noisy[:, :4] += 0.4 * y[:, None]
+    return noisy.astype(np.float32), clear.astype(np.float32), y
+
+
+def test_selection_spreads_on_the_representation_the_labels_favour():
+    noisy, clear, y = two_views()
+    labeled = random_labels(y, 30, 0)
+    search = [("representation", ()), ("alpha", (0.5, 0.9, 0.99))]
+    tuner = Tuner([FeatureRepresentation("noisy", noisy)], search=search)
+    labels = LabelSet(labeled, y[labeled], 3)
+    alone = tuner.tune(labels)
+    assert alone.choice.spreading.representation == "noisy"
+    tuner.add(FeatureRepresentation("clear", clear))
+    tuning = tuner.tune(labels)
+    assert tuning.choice.spreading.representation == "clear", tuning.table()
+    scores = tuning.table().set_index("name")["accuracy"]
+    assert scores[tuning.choice.spreading.describe()] > scores.iloc[0]
+    assert tuner.feature_names == ["noisy", "clear"]
+
+
+def test_a_representation_must_have_a_row_per_item():
+    tuner = Tuner([FeatureRepresentation("a", np.zeros((5, 2)))])
+    with pytest.raises(ValueError, match="b: needs one row per item"):
+        tuner.add(FeatureRepresentation("b", np.zeros((4, 2))))
+
+
+def test_engine_switches_to_a_representation_added_later():
+    noisy, clear, y = two_views()
+    ids = [f"i{i}" for i in range(len(y))]
+    engine = Engine(ids, noisy, features_name="noisy")
+    labeled = random_labels(y, 30, 1)
+    labels = {ids[p]: str(y[p]) for p in labeled}
+    engine.update(labels)
+    engine.apply_tuning(engine.tune())
+    rest = ~engine.labeled
+    before = (engine.predictions.predicted[rest] == y[rest].astype(str)).mean()
+    assert engine.features_in_use == "noisy" and not engine.tuning_due()
+
+    engine.add_representation(FeatureRepresentation("clear", clear))
+    assert engine.tuning_due()  # a new representation is worth a new choice at once
+    engine.apply_tuning(engine.tune())
+    after = (engine.predictions.predicted[rest] == y[rest].astype(str)).mean()
+    assert engine.features_in_use == "clear"
+    assert after > before + 0.1 and after > 0.95, (before, after)

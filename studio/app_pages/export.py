@@ -4,7 +4,7 @@ import streamlit as st
 
 from sslcore.export import FORMATS, export_table, images_zip, model_file, to_bytes
 from studio.components import cached_for, md
-from studio.live import project_engine
+from studio.live import engine_if_ready, project_engine
 from studio.state import require_project
 
 MODEL_KEY = "trained-model"
@@ -49,12 +49,16 @@ if project.kind == "image":
         key="download-images",
         help="The content column names each image's file in this archive.",
     )
-version = (project.id, project.state().last_event_id)
+# The features the project's model chose (e.g. MiniLM over TF-IDF), so the file predicts
+# as the studio does; the project's own while its engine builds.
+live = engine_if_ready(project)
+features = live.engine.features_in_use if live is not None else None
+version = (project.id, project.state().last_event_id, features)
 trained = cached_for(MODEL_KEY, version)
 if trained is None and columns[-1].button("Train model", key="train",
                                           help="Fits on the current labels."):  # fmt: skip
     with st.spinner("Training on the current labels…"):
-        trained = cached_for(MODEL_KEY, version, lambda: model_file(project) or b"")
+        trained = cached_for(MODEL_KEY, version, lambda: model_file(project, features) or b"")
 if trained == b"":
     st.warning("The model needs labels in at least two classes.")
 elif trained is not None:

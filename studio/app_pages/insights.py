@@ -14,6 +14,7 @@ from sslcore.insights import (
     learning_curve,
     next_labels_gain,
 )
+from sslcore.progress import describe_wait
 from studio.agreement_view import draw_agreement
 from studio.components import cached_for, md
 from studio.live import project_engine
@@ -130,5 +131,14 @@ else:
     )  # fmt: skip
 if live.tuning_job is not None and not live.tuning_job.done:
     st.caption("Choosing again for the labels given since; the result is used when it is ready.")
+features_job = live.representations_job
+if features_job is not None and not features_job.done:
+    st.caption(f"Also computing features the model may be chosen on "
+               f"({describe_wait(features_job.tracker)}); labeling goes on meanwhile.")  # fmt: skip
+elif features_job is not None and features_job.error is not None:
+    st.warning(f"The other features could not be computed, so the model stays on "
+               f"{md(live.engine.features_in_use)}: {md(features_job.error)}")  # fmt: skip
+else:
+    st.caption(f"Features the model is chosen on: {', '.join(live.engine.tuner.feature_names)}.")
 
 draw_agreement(project, live)
