@@ -200,9 +200,36 @@ class ProjectEngine:
 
         def tune(progress):
             _lower_this_threads_priority()
-            return engine.tuner.tune(labels, rejections)
+            return engine.tuner.tune(labels, rejections, decisions=self.decisions())
 
         self.tuning_job = BackgroundJob(tune, name="model-selection").start()
+
+    def decisions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Suggestions people accepted or rejected one by one (not undone), as the confidence
+        shown and whether it was accepted: the calibration's second source of evidence
+        (:meth:`sslcore.calibration.Calibrator.with_decisions`). Bulk accepts are no
+        decisions about single items and are left out.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sslcore.demos import create_demo_project
+        >>> from sslcore.store import Store
+        >>> project = create_demo_project(Store(tempfile.mkdtemp()), "moons", "m")
+        >>> _ = project.label("point-0001", "upper", annotator="a", source="accepted",
+        ...                   confidence=0.9)
+        >>> _ = project.reject("point-0002", "upper", annotator="a", confidence=0.7)
+        >>> shown, accepted = ProjectEngine.build(project).decisions()
+        >>> shown.tolist(), accepted.tolist()
+        ([0.9, 0.7], [True, False])
+        """
+        events = self.project.events()
+        chosen = events[
+            events["source"].isin(["accepted", "rejected"])
+            & ~events["undone"].astype(bool)
+            & events["confidence"].notna()
+        ]
+        return chosen["confidence"].to_numpy(float), (chosen["source"] == "accepted").to_numpy()
 
     def _take_alternatives(self) -> None:
         job = self.representations_job

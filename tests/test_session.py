@@ -284,3 +284,23 @@ def test_a_page_can_keep_the_layout_it_showed(store):
     moons = ProjectEngine.build(create_demo_project(store, "moons", "m"))
     assert moons.layout("pca")[1] == "the data's own two dimensions"
     assert not moons.umap_ready()
+
+
+def test_rejected_suggestions_lower_the_confidence_shown_at_the_next_choice(moons, truth):
+    project, live = moons
+    items = sorted(truth)
+    for item in items[::25]:
+        project.label(item, truth[item], annotator="ann")
+    live.wait_for_tuning()
+    assert live.engine.calibrator.offset_ == pytest.approx(0.0)
+    predictions = live.predictions
+    unlabeled = [i for i in items if i not in project.labels()]
+    shown = {i: float(predictions.confidence[live.engine.position(i)]) for i in unlabeled[:40]}
+    for item, confidence in shown.items():  # people turn down 40 suggestions in a row
+        name = predictions.predicted[live.engine.position(item)]
+        project.reject(item, name, annotator="ann", confidence=confidence)
+    for item in items[1::25]:  # more labels: the model is chosen again
+        project.label(item, truth[item], annotator="ann")
+    live.wait_for_tuning()
+    assert live.decisions()[1].tolist() == [False] * 40
+    assert live.engine.calibrator.offset_ < -0.5
