@@ -22,6 +22,12 @@ from .errors import PoolExhaustedError
 QUEUED_REASON = "You queued it from the map."
 UNDONE_REASON = "You undid its label."
 EARLY_REASON = "Picked at random while the model is being prepared."
+PROBE_EVERY = 5
+"""After the cold start, every this many labels one is asked about at random (a probe)."""
+PROBE_REASON = (
+    f"Picked at random (1 label in {PROBE_EVERY}): how often such items are predicted right "
+    "keeps the confidence shown honest"
+)
 """Why an item is on screen when no strategy chose it."""
 
 
@@ -417,6 +423,12 @@ class ActiveLearner:
         A spectral embedding of ``engine.graph`` computed before (it depends
         only on the graph, so runs on the same graph can share it); computed
         on first need otherwise, and kept in ``self.embedding``.
+    probe_every : int or None, default=PROBE_EVERY
+        Strategies that pick by the model's doubt hand out a random item as every
+        ``probe_every``-th label (0 or None: never). Their labels are a fair sample of
+        the items, which the labels picked for doubt are not: without them the
+        calibration sees only the model's hardest cases and shows confidences far
+        below how often it is right (docs/benchmarks.md).
 
     Examples
     --------
@@ -429,8 +441,16 @@ class ActiveLearner:
     'Typical of a group of similar items no one has labeled'
     """
 
-    def __init__(self, engine, *, cold_start_batch: int = 10, embedding: np.ndarray | None = None):
+    def __init__(
+        self,
+        engine,
+        *,
+        cold_start_batch: int = 10,
+        embedding: np.ndarray | None = None,
+        probe_every: int | None = PROBE_EVERY,
+    ):
         self.engine = engine
+        self.probe_every = probe_every
         self.cold_start_batch = cold_start_batch
         self.embedding = embedding
         self._density: np.ndarray | None = None
@@ -483,12 +503,32 @@ class ActiveLearner:
         if engine.n_items >= QUERY_CANDIDATES_MIN_ITEMS and chosen.needs_classes:
             pool = _candidate_pool(chosen, pool, n, seed)
         picks = chosen.query(pool, n, seed=seed)
+        probes = self._probes(picks, seed) if chosen.needs_classes else {}
+        picks = [
+            Suggestion(engine.item_ids[probes[i]], 0.0, PROBE_REASON) if i in probes else pick
+            for i, pick in enumerate(picks)
+        ]
         marks = getattr(engine, "picked_as_uncertain", None)
         if chosen.needs_classes and marks is not None:
             # Labels of items picked for the model's doubt are its hardest cases, not a fair
             # sample: the calibration must not read them as typical (sslcore.calibration).
-            marks[[engine.position(s.item_id) for s in picks]] = True
+            positions = np.array([engine.position(s.item_id) for s in picks], dtype=int)
+            marks[positions] = [i not in probes for i in range(len(picks))]
         return picks
+
+    def _probes(self, picks: list[Suggestion], seed: int) -> dict[int, int]:
+        """Which slots of a batch become random probes, and their item positions: the
+        slots whose label would be a multiple of ``probe_every`` counting every label."""
+        engine, every = self.engine, self.probe_every
+        done = int(engine.labeled.sum())
+        slots = [i for i in range(len(picks)) if every and (done + i + 1) % every == 0]
+        if not slots:
+            return {}
+        taken = {engine.position(s.item_id) for s in picks}
+        free = np.setdiff1d(np.flatnonzero(~engine.labeled), list(taken))
+        rng = np.random.default_rng([seed, done])
+        chosen = rng.choice(free, min(len(slots), free.size), replace=False)
+        return dict(zip(slots, chosen.tolist(), strict=False))
 
     def _planned_cold_start(self, size: int, seed: int) -> list[Suggestion]:
         """The unlabeled items of the first cold start, planned as one batch.

@@ -193,3 +193,31 @@ def test_every_strategy_has_a_title_that_fits_a_sidebar_and_a_description(strate
 
     chosen = STRATEGY_CLASSES[strategy]
     assert 0 < len(chosen.title) <= 25 and chosen.description
+
+
+def test_every_fifth_label_is_a_random_probe_the_calibration_may_trust(moons):
+    from sslcore.active import PROBE_EVERY, PROBE_REASON
+
+    engine, truth = engine_for(moons)
+    learner = ActiveLearner(engine)
+    labels, picked = {}, []
+    while len(labels) < 30:
+        (suggestion,) = learner.query("margin", 1, seed=len(labels))
+        picked.append(suggestion)
+        labels[suggestion.item_id] = truth[suggestion.item_id]
+        engine.update(labels)
+    probes = [n for n, s in enumerate(picked, start=1) if s.reason == PROBE_REASON]
+    assert PROBE_EVERY == 5 and probes == [15, 20, 25, 30]  # after the 10 planned items
+    uncertain = {
+        s.item_id for s in picked if engine.picked_as_uncertain[engine.position(s.item_id)]
+    }
+    assert uncertain == {s.item_id for n, s in enumerate(picked, 1) if n > 10 and n not in probes}
+    representative = engine.label_set().representative
+    assert representative.sum() == 10 + len(probes)
+
+    # A batch: its 5th and 10th slots are probes, distinct from the other picks.
+    batch = learner.query("margin", 10, seed=0)
+    assert [i for i, s in enumerate(batch) if s.reason == PROBE_REASON] == [4, 9]
+    assert len({s.item_id for s in batch}) == 10 and not {s.item_id for s in batch} & set(labels)
+    never = ActiveLearner(engine, probe_every=None).query("margin", 10, seed=0)
+    assert all(s.reason != PROBE_REASON for s in never)
