@@ -502,7 +502,7 @@ class Tuner:
                     out = self.unreached(config, labels.positions)
                     if out > self.unreached(best, labels.positions) + 1e-9:
                         seen[config] = None
-                        name = f"{config.describe()}: {out:.0%} of the items out of reach"
+                        name = f"{out:.0%} of the items out of reach: {config.describe()}"
                         candidates.append(CandidateScore(
                             f"spreading: {setting}", name, np.nan, np.nan, np.nan, 0, 0.0
                         ))  # fmt: skip
