@@ -120,4 +120,5 @@ if len(last) > 1:
     st.warning(f"U now undoes {md(describe_events(last, project.class_names_by_id()))}, "
                f"all at once.")  # fmt: skip
 st.caption("Keys: the key shown on a class button picks it, S skips, U undoes your last "
-           "label. Keys per class can be changed on Projects and data.")  # fmt: skip
+           "action (a label, an accept or a whole batch). Keys per class can be changed on "
+           "Projects and data.")  # fmt: skip
