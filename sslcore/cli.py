@@ -248,7 +248,9 @@ def _parser() -> argparse.ArgumentParser:
         "suite", help="every suite dataset, both modes, against scikit-learn's peers"
     )
     suite.add_argument("--datasets", help="comma-separated suite datasets (default: all)")
-    suite.add_argument("--modes", default="active,random", help="active, random or both")
+    suite.add_argument(
+        "--modes", default="active,random", help="comma-separated: active, random (default: both)"
+    )
     suite.add_argument("--seeds", type=int, default=5)
     suite.add_argument("--budgets", default="10,30,50,100", help="comma-separated label counts")
     suite.add_argument(
