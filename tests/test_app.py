@@ -284,7 +284,9 @@ def test_insights_show_the_candidates_of_the_model_selection(data_dir):
     project = _moons_with_labels(data_dir)
     at = _tuned(run_page("insights", DEMO_PREFIX + "moons"), data_dir, project)
     assert not at.exception
-    assert any(t.value.startswith("In use: spreading on features") for t in at.text)
+    # The features are named by their method (moons is a table), and said to be the only ones.
+    assert any(t.value.startswith("In use: spreading on tabular") for t in at.text)
+    assert "Features the model is chosen on: tabular." in [c.value for c in at.caption]
     table = next(d.value for d in at.dataframe if "stage" in d.value.columns)
     assert {"name", "score", "accuracy", "chosen"} <= set(table.columns)
     assert table["chosen"].sum() == 1 and len(table) > 3
