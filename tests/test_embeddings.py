@@ -319,7 +319,7 @@ def test_the_bundled_minilm_embeds_meaning_offline():
 
 
 @pytest.mark.slow
-def test_a_text_project_offers_minilm_to_the_selection_once_computed(tmp_path):
+def test_a_text_project_offers_tfidf_minilm_to_the_selection_once_computed(tmp_path):
     from sslcore.export import model_file
     from sslcore.features import features_cached
     from sslcore.session import ProjectEngine
@@ -335,11 +335,10 @@ def test_a_text_project_offers_minilm_to_the_selection_once_computed(tmp_path):
     for item_id, name in list(zip(dataset.ids, dataset.labels, strict=True))[:12]:
         project.label(item_id, name, annotator="ann")
     live.wait_for_tuning()
-    assert live.engine.tuner.feature_names == ["tfidf", "minilm", "tfidf+minilm"]
+    assert live.engine.tuner.feature_names == ["tfidf", "tfidf+minilm"]
     names = live.tuning.table()["name"].tolist()
-    assert any("spreading on minilm" in n for n in names), names
     assert any("spreading on tfidf+minilm" in n for n in names), names
-    assert features_cached(dataset, "minilm", project.cache)  # a restart only loads them
+    assert features_cached(dataset, "tfidf+minilm", project.cache)  # a restart only loads them
     # The exported model is built on the features the selection chose.
     chosen = live.engine.features_in_use
     model = joblib.load(io.BytesIO(model_file(project, chosen)))
