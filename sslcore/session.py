@@ -131,7 +131,7 @@ class ProjectEngine:
 
     def offer_alternatives(self) -> BackgroundJob | None:
         """Compute the project's other feature methods (:func:`sslcore.features.alternatives`,
-        e.g. MiniLM on a text project) in the background, at low priority, and let the model
+        e.g. TF-IDF+MiniLM on a text project) in the background, at low priority, and let the model
         selection choose among them once they are ready: the project is labeled from the
         start on its cheap features, and nobody waits the minutes a CPU takes to embed a few
         thousand texts. Cached like the features, so a restart only loads them."""

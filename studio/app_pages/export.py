@@ -49,7 +49,7 @@ if project.kind == "image":
         key="download-images",
         help="The content column names each image's file in this archive.",
     )
-# The features the project's model chose (e.g. MiniLM over TF-IDF), so the file predicts
+# The features the project's model chose (e.g. TF-IDF+MiniLM over TF-IDF), so the file predicts
 # as the studio does; the project's own while its engine builds.
 live = engine_if_ready(project)
 features = live.engine.features_in_use if live is not None else None
