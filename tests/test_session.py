@@ -22,6 +22,12 @@ def moons(store):
     return project, ProjectEngine.build(project)
 
 
+def label_every_25th(project, truth, start=0):
+    """A person gives the true label of every 25th moon (40 items, both classes)."""
+    for item in sorted(truth)[start::25]:
+        project.label(item, truth[item], annotator="ann")
+
+
 @pytest.fixture
 def truth():
     return load_demo("moons").items.set_index("item_id")["label"].to_dict()
@@ -93,8 +99,7 @@ def test_accept_leaves_an_item_labeled_since_it_was_shown(moons, truth):
 
 def test_bulk_accept_is_one_undoable_batch_that_skips_labels_given_since(moons, truth):
     project, live = moons
-    for item in sorted(truth)[::25]:
-        project.label(item, truth[item], annotator="ann")
+    label_every_25th(project, truth)
     live.refresh()
     live.wait_for_tuning()
     rows = bulk_candidates(live.engine, "upper", 0.9)
@@ -116,8 +121,7 @@ def test_bulk_accept_is_one_undoable_batch_that_skips_labels_given_since(moons, 
 
 def test_bulk_plan_is_stricter_at_a_higher_target(moons, truth):
     project, live = moons
-    for item in sorted(truth)[::25]:
-        project.label(item, truth[item], annotator="ann")
+    label_every_25th(project, truth)
     live.refresh()
     live.wait_for_tuning()
     loose = {p.class_name: p.count for p in bulk_plans(live.engine, 0.8)}
@@ -127,8 +131,7 @@ def test_bulk_plan_is_stricter_at_a_higher_target(moons, truth):
 
 def test_bulk_accepted_items_are_weak_labels_never_calibration_evidence(moons, truth):
     project, live = moons
-    for item in sorted(truth)[::25]:
-        project.label(item, truth[item], annotator="ann")
+    label_every_25th(project, truth)
     live.refresh()
     live.wait_for_tuning()
     evidence = live.engine.label_set().held.sum()
@@ -289,8 +292,7 @@ def test_a_page_can_keep_the_layout_it_showed(store):
 def test_rejected_suggestions_lower_the_confidence_shown_at_the_next_choice(moons, truth):
     project, live = moons
     items = sorted(truth)
-    for item in items[::25]:
-        project.label(item, truth[item], annotator="ann")
+    label_every_25th(project, truth)
     live.wait_for_tuning()
     assert live.engine.calibrator.offset_ == pytest.approx(0.0)
     predictions = live.predictions
@@ -299,8 +301,7 @@ def test_rejected_suggestions_lower_the_confidence_shown_at_the_next_choice(moon
     for item, confidence in shown.items():  # people turn down 40 suggestions in a row
         name = predictions.predicted[live.engine.position(item)]
         project.reject(item, name, annotator="ann", confidence=confidence)
-    for item in items[1::25]:  # more labels: the model is chosen again
-        project.label(item, truth[item], annotator="ann")
+    label_every_25th(project, truth, start=1)  # more labels: the model is chosen again
     live.wait_for_tuning()
     assert live.decisions()[1].tolist() == [False] * 40
     assert live.engine.calibrator.offset_ < -0.5
