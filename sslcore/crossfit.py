@@ -372,6 +372,23 @@ def _normalize_rows(F, mass, counts, cmn, forbidden):
     return np.divide(P, totals, out=fallback, where=totals > 0)
 
 
+def logistic_proba(
+    X: np.ndarray, labels: LabelSet, *, C: float = 1.0, self_training: bool = False, seed: int = 0
+) -> np.ndarray:
+    """Logistic regression (optionally with self-training) fitted on every label: class
+    probabilities for every row of ``X``, columns in ``LabelSet`` class codes.
+
+    Examples
+    --------
+    >>> X = np.r_[np.zeros((5, 1)), np.ones((5, 1))]
+    >>> logistic_proba(X, LabelSet(np.array([0, 9]), [0, 1], 2)).argmax(1).tolist()
+    [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    """
+    X = np.asarray(X)
+    pool = _unlabeled_sample(len(X), labels.positions, seed) if self_training else None
+    return _fit_predict(X, labels, np.ones(len(labels.positions), bool), C, pool, X)
+
+
 def logistic_crossfit(
     X: np.ndarray,
     labels: LabelSet,
@@ -398,7 +415,7 @@ def logistic_crossfit(
     X = np.asarray(X)
     n, n_classes = len(X), labels.n_classes
     pool = _unlabeled_sample(n, labels.positions, seed) if self_training else None
-    proba = _fit_predict(X, labels, np.ones(len(labels.positions), bool), C, pool, X)
+    proba = logistic_proba(X, labels, C=C, self_training=self_training, seed=seed)
     held = np.flatnonzero(labels.held)
     fold = fold_of(held.size, folds, seed)
     held_out = np.zeros((held.size, n_classes))

@@ -59,7 +59,14 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from .calibration import Calibrator, fit_temperature, temper
-from .crossfit import CrossFit, LabelSet, blend, logistic_crossfit, spreading_crossfit
+from .crossfit import (
+    CrossFit,
+    LabelSet,
+    blend,
+    logistic_crossfit,
+    logistic_proba,
+    spreading_crossfit,
+)
 from .graph import affinity_from_neighbours, knn_search, normalized_affinity, unit_rows
 
 SEARCH = (
@@ -415,13 +422,9 @@ class Tuner:
         source = self.representations[rep]
         if kind == "proba":
             return source.crossfit(labels).proba
-        from .crossfit import _fit_predict, _unlabeled_sample
-
-        pool = _unlabeled_sample(self.n_items, labels.positions, 0)
-        return _fit_predict(
-            source.features, labels, np.ones(len(labels.positions), bool), LOGISTIC_C,
-            pool if kind == "self-training" else None, source.features,
-        )  # fmt: skip
+        return logistic_proba(
+            source.features, labels, C=LOGISTIC_C, self_training=kind == "self-training"
+        )
 
     def combine(self, choice: ModelChoice, spread_proba, other_proba=None) -> np.ndarray:
         """The chosen method's distribution from its parts."""
