@@ -49,15 +49,16 @@ if project.kind == "image":
         key="download-images",
         help="The content column names each image's file in this archive.",
     )
-# The features the project's model chose (e.g. TF-IDF+MiniLM over TF-IDF), so the file predicts
-# as the studio does; the project's own while its engine builds.
-live = engine_if_ready(project)
-features = live.engine.features_in_use if live is not None else None
-version = (project.id, project.state().last_event_id, features)
+version = (project.id, project.state().last_event_id)
 trained = cached_for(MODEL_KEY, version)
 if trained is None and columns[-1].button("Train model", key="train",
                                           help="Fits on the current labels."):  # fmt: skip
     with st.spinner("Training on the current labels…"):
+        # The features the project's model chose (e.g. TF-IDF+MiniLM over TF-IDF), so the
+        # file predicts as the studio does; the project's own while its engine builds. Asked
+        # only on a click: opening Export does not start the engine.
+        live = engine_if_ready(project)
+        features = live.engine.features_in_use if live is not None else None
         trained = cached_for(MODEL_KEY, version, lambda: model_file(project, features) or b"")
 if trained == b"":
     st.warning("The model needs labels in at least two classes.")
