@@ -189,6 +189,7 @@ def spreading_crossfit(
     labels: LabelSet,
     *,
     class_mass_normalization: bool = True,
+    class_prior: str = "labels",
     rejections: Sequence[tuple[int, int]] = (),
     loo_max_held: int = LOO_MAX_HELD,
     folds: int = FOLDS,
@@ -206,6 +207,8 @@ def spreading_crossfit(
     class_mass_normalization : bool, default=True
         As in :func:`sslcore.propagation.distributions`, with the prior
         recomputed without the held-out labels.
+    class_prior : {"labels", "uniform"}, default="labels"
+        What the normalization aims at (:func:`sslcore.propagation.class_prior`).
     rejections : sequence of (position, class) pairs
         Rejected suggestions: a ``-1`` target, and probability zero for that class.
     loo_max_held : int
@@ -236,7 +239,8 @@ def spreading_crossfit(
     forbidden = np.zeros((n, C), bool)
     for position, code in rejections:
         forbidden[position, code] = True
-    proba = _normalize(F, mass, counts, class_mass_normalization, forbidden)
+    uniform = class_prior == "uniform"
+    proba = _normalize(F, mass, counts, class_mass_normalization, forbidden, uniform)
 
     held = np.flatnonzero(labels.held)
     positions, codes = labels.positions[held], labels.codes[held]
@@ -261,7 +265,7 @@ def spreading_crossfit(
         removed_counts = _fold_counts(codes, w, C, folds, seed)
     counts_held = np.maximum(counts[None, :] - removed_counts, 0.0)
     held_out = _normalize_rows(
-        F_held, mass_held, counts_held, class_mass_normalization, forbidden[positions]
+        F_held, mass_held, counts_held, class_mass_normalization, forbidden[positions], uniform
     )
     rows, split_proba = [], []
     for out in half_splits(held.size, splits, seed):
@@ -278,6 +282,7 @@ def spreading_crossfit(
                 np.tile(np.maximum(counts - removed, 0.0), (m, 1)),
                 class_mass_normalization,
                 forbidden[positions[out]],
+                uniform,
             )
         )
     return CrossFit(
@@ -352,18 +357,22 @@ def _fold_counts(codes, w, C, folds, seed):
     return out
 
 
-def _normalize(F, mass, counts, cmn, forbidden):
+def _normalize(F, mass, counts, cmn, forbidden, uniform=False):
     n = len(F)
-    return _normalize_rows(F, np.tile(mass, (n, 1)), np.tile(counts, (n, 1)), cmn, forbidden)
+    return _normalize_rows(
+        F, np.tile(mass, (n, 1)), np.tile(counts, (n, 1)), cmn, forbidden, uniform
+    )
 
 
-def _normalize_rows(F, mass, counts, cmn, forbidden):
+def _normalize_rows(F, mass, counts, cmn, forbidden, uniform=False):
     """Row-wise version of :func:`sslcore.propagation.distributions`, where every row may
-    have its own class masses and label counts (those of its own held-out fit)."""
+    have its own class masses and label counts (those of its own held-out fit); the
+    prior as :func:`sslcore.propagation.class_prior`, equal shares if ``uniform``."""
     P = np.maximum(F, 0.0)
     present = counts > 0
     if cmn and F.shape[1] > 1:
-        prior = (counts + 1.0) / (counts + 1.0).sum(axis=1, keepdims=True)
+        prior = np.ones_like(counts) if uniform else counts + 1.0
+        prior = prior / prior.sum(axis=1, keepdims=True)
         P = P * np.divide(prior, mass, out=np.zeros_like(mass), where=mass > 0)
     P[~present | forbidden] = 0.0
     totals = P.sum(axis=1, keepdims=True)

@@ -128,6 +128,8 @@ class Engine:
     alpha : float, default=0.99
     hard_clamp : bool, default=False
     class_mass_normalization : bool, default=True
+        Aimed at equal class shares until the selection finds the label frequencies
+        better (:data:`sslcore.propagation.CLASS_PRIORS`).
     tol : float, default=1e-4
         Relative residual at which a small graph's solve stops.
     sweeps_per_update : int, default=3
@@ -500,13 +502,14 @@ class Engine:
             return Predictions(
                 self.item_ids, list(self.classes), np.zeros((self.n_items, 0)), human
             )
-        prior = class_prior(self._codes[self.labeled], len(self.classes))
-        present = np.isin(np.arange(len(self.classes)), self._codes[self.labeled])
+        labeled_codes = self._codes[self.labeled]
+        prior = class_prior(labeled_codes, len(self.classes))
+        present = np.isin(np.arange(len(self.classes)), labeled_codes)
         forbidden = sorted(self._rejections)
         P = distributions(
             self._state.solution(),
             class_mass_normalization=self._config.class_mass_normalization,
-            prior=prior,
+            prior=class_prior(labeled_codes, len(self.classes), self._config.class_prior),
             forbidden=forbidden,
         )
         # A class whose labels were all undone is not predicted. Rows of P already sum

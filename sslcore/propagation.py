@@ -300,17 +300,31 @@ def targets_from_codes(
     return Y
 
 
-def class_prior(codes: np.ndarray, n_classes: int) -> np.ndarray:
-    """Label frequencies with one pseudo-count per class (add-one smoothing).
+CLASS_PRIORS = ("labels", "uniform")
+"""What class-mass normalization aims the class shares at: the label frequencies, or
+equal shares (the model selection chooses; see :mod:`sslcore.selection`)."""
 
-    The class-mass target of spreading: a class with no label yet still gets
-    a little mass, and a class with many labels does not take all of it.
+
+def class_prior(codes: np.ndarray, n_classes: int, kind: str = "labels") -> np.ndarray:
+    """The class-mass target of spreading.
+
+    ``"labels"``: label frequencies with one pseudo-count per class (add-one
+    smoothing), so a class with no label yet still gets a little mass and a
+    class with many labels does not take all of it. ``"uniform"``: equal shares,
+    for when the labels say little about class sizes (ten labels picked to cover
+    the data, or picked where the model was unsure).
 
     Examples
     --------
     >>> class_prior(np.array([0, 0, 1]), 3).round(2).tolist()
     [0.5, 0.33, 0.17]
+    >>> class_prior(np.array([0, 0, 1]), 2, "uniform").tolist()
+    [0.5, 0.5]
     """
+    if kind not in CLASS_PRIORS:
+        raise ValueError(f"class prior must be one of {CLASS_PRIORS}, not {kind!r}")
+    if kind == "uniform":
+        return np.full(n_classes, 1.0 / n_classes)
     counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=n_classes) + 1.0
     return counts / counts.sum()
 
@@ -379,8 +393,9 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
     hard_clamp : bool, default=False
         Keep labeled items at their label (label propagation).
     class_mass_normalization : bool, optional
-        Rescale class scores so each class gets its share of the total mass,
-        the share being the class frequency among the labels (chosen; on to start).
+        Rescale class scores so each class gets its share of the total mass
+        (chosen, with the share: on with equal shares to start, label frequencies
+        the alternative; given, the share is the class frequency among the labels).
     max_iter : int, default=1000
     tol : float, default=1e-4
 
@@ -442,13 +457,14 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
         state.set_targets(targets_from_codes(codes, n_classes), clamped=~unlabeled)
         F = state.solve(tol=self.tol, max_sweeps=self.max_iter)
         self.n_iter_ = state.n_sweeps_
-        prior = class_prior(codes[~unlabeled], n_classes)
         self.label_distributions_ = distributions(
-            F, class_mass_normalization=config.class_mass_normalization, prior=prior
+            F,
+            class_mass_normalization=config.class_mass_normalization,
+            prior=class_prior(codes[~unlabeled], n_classes, config.class_prior),
         )
         # Samples no label reaches fall back to the most frequent label, not to class 0.
         unreached = np.abs(F).sum(axis=1) == 0
-        self.label_distributions_[unreached] = prior
+        self.label_distributions_[unreached] = class_prior(codes[~unlabeled], n_classes)
         if other is not None:
             self.label_distributions_ = other(self.label_distributions_)
         self.transduction_ = self.classes_[self.label_distributions_.argmax(axis=1)]
@@ -471,6 +487,7 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
             class_mass_normalization=(
                 True if self.class_mass_normalization is None else self.class_mass_normalization
             ),
+            class_prior="uniform" if self.class_mass_normalization is None else "labels",
         )
         self.tuning_ = None
         if all(v is not None for v in given.values()):
@@ -478,6 +495,8 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
         fixed = {k for k, v in given.items() if v is not None}
         if fixed:  # a setting given fixes the graph's metric and weights too
             fixed |= {"metric", "weighting"}
+        if "class_mass_normalization" in fixed:  # documented as aiming at label frequencies
+            fixed.add("class_prior")
         search = [(k, v) for k, v in SEARCH if k not in fixed]
         tuner = Tuner([_features(X)], default=start, search=search)
         labeled = np.flatnonzero(codes != UNLABELED)

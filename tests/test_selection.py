@@ -15,13 +15,14 @@ def random_labels(y, n, seed):
 
 
 def test_selection_moves_alpha_off_0_99_on_an_imbalanced_set():
-    # 1:9 with noise dimensions: alpha = 0.99 drowns the minority class.
+    # 1:9 with noise dimensions: alpha = 0.99 drowns the minority class when the class
+    # masses aim at the label frequencies.
     X, y = imbalanced()
     for seed in range(3):
         labeled = random_labels(y, 60, seed)
         tuner = Tuner(
             [FeatureRepresentation("features", X)],
-            default=SpreadingConfig(alpha=0.99),
+            default=SpreadingConfig(alpha=0.99, class_prior="labels"),
             search=[("alpha", (0.5, 0.9, 0.99))],
         )
         tuning = tuner.tune(LabelSet(labeled, y[labeled], 2))
@@ -132,3 +133,48 @@ def test_selection_never_moves_to_a_graph_that_leaves_items_out_of_reach():
     rest = ~engine.labeled
     accuracy = (engine.predictions.predicted[rest] == dataset.labels[rest]).mean()
     assert accuracy > 0.6, accuracy
+
+
+def two_blobs(n, minority_share, shift, seed):
+    """Two overlapping 2-D Gaussians, the second class ``minority_share`` of the items and
+    shifted by ``shift`` along the first axis."""
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) >= n * (1 - minority_share)).astype(int)
+    X = rng.normal(size=(n, 2))
+    X[:, 0] += shift * y
+    return X.astype(np.float32), y
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_class_masses_start_at_equal_shares_when_labels_were_not_a_fair_sample(seed):
+    # Balanced classes, 12 labels of one and 3 of the other (as when the model's doubts
+    # picked them): aiming the class masses at 80:20 gives a fifth of the second class away.
+    X, y = two_blobs(600, 0.5, 2.0, seed)
+    rng = np.random.default_rng(seed)
+    labeled = np.r_[rng.choice(300, 12, replace=False), 300 + rng.choice(300, 3, replace=False)]
+    ids = [str(i) for i in range(len(y))]
+    engine = Engine(ids, X)
+    predicted = engine.update({ids[p]: str(y[p]) for p in labeled}).predicted.astype(int)
+    partial = np.full(len(y), -1)
+    partial[labeled] = y[labeled]
+    to_frequencies = LabelSpreader(alpha=0.99, n_neighbors=10, class_mass_normalization=True)
+    frequencies = to_frequencies.fit(X, partial).transduction_
+    rest = ~engine.labeled
+    assert (predicted[rest] == y[rest]).mean() > (frequencies[rest] == y[rest]).mean() + 0.05
+    assert abs((predicted[rest] == 1).mean() - 0.5) < 0.1
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_selection_aims_class_masses_at_label_frequencies_when_held_out_labels_favour_it(seed):
+    # 15% of the items in a class that overlaps the other: equal shares would call half of
+    # them that class. 100 random labels show it.
+    from sslcore.propagation import CLASS_PRIORS
+
+    X, y = two_blobs(1000, 0.15, 1.5, seed)
+    labeled = random_labels(y, 100, seed)
+    tuner = Tuner([FeatureRepresentation("features", X)], search=[("class_prior", CLASS_PRIORS)])
+    tuning = tuner.tune(LabelSet(labeled, y[labeled], 2))
+    assert tuning.choice.spreading.class_prior == "labels", tuning.table()
+    scores = tuning.table().set_index("name")["accuracy"]
+    assert scores.iloc[1] > scores.iloc[0]
+    assert "label frequencies" in scores.index[1] and "equal shares" in scores.index[0]
