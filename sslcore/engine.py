@@ -376,21 +376,30 @@ class Engine:
 
     def apply_tuning(self, tuning: Tuning, *, predict: bool = True) -> None:
         """Use a model chosen by :meth:`tune` from now on: rebuild the spreading state if
-        its graph or alpha changed (warm-started from the solution the tuning found)."""
+        its graph or alpha changed (warm-started from the solution the tuning found), and
+        continue from that solution anyway when it is the closer one.
+
+        The label path stops after a few sweeps on large graphs, so after many labels at
+        once its solution can be far from the one the tuning solved and calibrated: on
+        3,000 items in 25 classes, 100 labels imported at once, the median log-ratio of
+        the top two classes was 1.02 against the tuning's 0.23 and the confidence shown
+        87% for 61% right."""
         config = tuning.choice.spreading
-        if config != self._config:
-            if config.graph_key != self._config.graph_key or config.alpha != self._state.alpha:
-                graph = self.tuner.graph(config)
-                state = self._new_state(graph, config.alpha)
-                state.add_classes(len(self.classes))
-                state.set_targets(self._targets(), clamped=self.labeled)
-                F = tuning.spreading.info.get("F") if tuning.spreading is not None else None
-                if F is not None and F.shape == (self.n_items, len(self.classes)):
-                    state.warm_start(F)
-                self._state = state
-                self.graph = sp.csr_matrix(graph)
-            self._config = config
-            self._solve()
+        F = tuning.spreading.info.get("F") if tuning.spreading is not None else None
+        solved = F is not None and F.shape == (self.n_items, len(self.classes))
+        if config.graph_key != self._config.graph_key or config.alpha != self._state.alpha:
+            graph = self.tuner.graph(config)
+            state = self._new_state(graph, config.alpha)
+            state.add_classes(len(self.classes))
+            state.set_targets(self._targets(), clamped=self.labeled)
+            if solved:
+                state.warm_start(F)
+            self._state = state
+            self.graph = sp.csr_matrix(graph)
+        elif solved:
+            self._state.offer(F)
+        self._config = config
+        self._solve()
         self.tuning = tuning
         self.calibrator = tuning.calibrator
         self._crossfit = None

@@ -143,6 +143,18 @@ class SpreadingState:
             self.F[self.clamped] = self.Y[self.clamped]
         self.R = self._residual()
 
+    def offer(self, F: np.ndarray) -> bool:
+        """Continue from ``F`` (item order) if it is closer to the solution than the current
+        one (a smaller total residual), e.g. one solved to a tighter tolerance in the
+        background for nearly the same targets; returns whether it was taken."""
+        F_now, R_now = self.F, self.R
+        before = float(np.abs(R_now).sum())
+        self.warm_start(F)
+        if float(np.abs(self.R).sum()) < before:
+            return True
+        self.F, self.R = F_now, R_now
+        return False
+
     def change_targets(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Set the targets of the items at ``rows`` to ``values``; patch the residual locally."""
         rows = self.rows(rows)

@@ -45,6 +45,18 @@ def test_warm_start_after_new_label_reaches_new_solution():
     np.testing.assert_allclose(state.solve(tol=1e-10), closed_form(PATH, Y, 0.9), atol=1e-8)
 
 
+def test_a_solution_offered_is_taken_only_when_closer():
+    Y = targets_from_codes(np.array([0, -1, -1, 1]), 2)
+    state = SpreadingState(normalized_affinity(PATH), alpha=0.9)
+    state.set_targets(Y)
+    state.sweep(1)
+    swept = state.solution().copy()
+    assert not state.offer(np.zeros_like(swept))
+    np.testing.assert_array_equal(state.solution(), swept)
+    assert state.offer(closed_form(PATH, Y, 0.9))
+    assert state.residual_norm() < 1e-12
+
+
 def test_hard_clamp_keeps_labels():
     state = SpreadingState(normalized_affinity(PATH), alpha=0.9, hard_clamp=True)
     codes = np.array([0, -1, -1, 1])
