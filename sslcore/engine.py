@@ -387,6 +387,7 @@ class Engine:
         config = tuning.choice.spreading
         F = tuning.spreading.info.get("F") if tuning.spreading is not None else None
         solved = F is not None and F.shape == (self.n_items, len(self.classes))
+        offered = False
         if config.graph_key != self._config.graph_key or config.alpha != self._state.alpha:
             graph = self.tuner.graph(config)
             state = self._new_state(graph, config.alpha)
@@ -396,10 +397,11 @@ class Engine:
                 state.warm_start(F)
             self._state = state
             self.graph = sp.csr_matrix(graph)
-        elif solved:
-            self._state.offer(F)
-        self._config = config
-        self._solve()
+        elif solved and not self._solves_fully():
+            offered = self._state.offer(F)
+        if config != self._config or offered:
+            self._config = config
+            self._solve()
         self.tuning = tuning
         self.calibrator = tuning.calibrator
         self._crossfit = None
@@ -490,12 +492,17 @@ class Engine:
         values = targets_from_codes(codes, len(self.classes), sorted(rejected), rows=rows)
         self._state.change_targets(rows, values * weights[rows, None])
 
+    def _solves_fully(self) -> bool:
+        """Whether an update solves the spreading to ``tol`` (small graphs) rather than
+        stopping after a few sweeps."""
+        return self.graph.nnz * len(self.classes) <= SMALL_WORK
+
     def _solve(self) -> None:
         state = self._state
         if not self.classes:
             return
         scale = (1 - state.alpha) * self.tol
-        if self.graph.nnz * len(self.classes) <= SMALL_WORK:
+        if self._solves_fully():
             state.solve(tol=self.tol, max_sweeps=5000)
             return
         # Per row, a local step costs ~50x a global sweep (row slicing, sorting indices;
