@@ -18,11 +18,11 @@ steeper map (digits, 50 labels: slope 2.1, and 4.0 with this prior; items 98.6%
 right shown 91% and 93.5% sure); over the benchmark suite, shown confidence was
 4.0 points below accuracy at 30 labels or more (3.0 with this prior). A wider
 prior also leaves a wider posterior, so a handful of labels all right still
-moves the confidence little. The posterior is
-found by Newton's method with a Laplace approximation, and the confidence shown
-is the posterior predictive (MacKay's probit approximation), so with five
-labels it stays near "unsure" and it sharpens as the held-out evidence grows:
-at 500 labels the parameters are pinned down and the prior no longer matters.
+moves the confidence little. The posterior is found by Newton's method with a
+Laplace approximation, and the confidence shown is the posterior predictive
+(MacKay's probit approximation), so with five labels it stays near "unsure" and
+it sharpens as the held-out evidence grows: at 500 labels the parameters are
+pinned down and the prior no longer matters.
 
 Accept and reject decisions, with the confidence shown at the time, refine a
 further offset (:meth:`Calibrator.with_decisions`): if people reject more of
