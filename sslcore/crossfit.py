@@ -67,6 +67,8 @@ class LabelSet:
         Labels on items that were not picked for being uncertain (cold-start
         picks, random probes, imported or random labels). Only these measure
         how often the model is right on a typical item. Default: all.
+    names : tuple of str, optional
+        Each class code's name, for messages.
 
     Examples
     --------
@@ -81,6 +83,7 @@ class LabelSet:
     weights: np.ndarray | None = None
     held: np.ndarray | None = None
     representative: np.ndarray | None = None
+    names: tuple[str, ...] | None = None
 
     def __post_init__(self):
         positions = np.asarray(self.positions, dtype=np.int64)

@@ -350,6 +350,7 @@ class Engine:
             weights=self._weights[positions],
             held=self._held[positions],
             representative=~self.picked_as_uncertain[positions],
+            names=tuple(self.classes),
         )
 
     def tuning_due(self) -> bool:

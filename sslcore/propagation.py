@@ -512,7 +512,8 @@ class LabelSpreader(ClassifierMixin, BaseEstimator):
         search = [(k, v) for k, v in SEARCH if k not in fixed]
         tuner = Tuner([_features(X)], default=start, search=search)
         labeled = np.flatnonzero(codes != UNLABELED)
-        labels = LabelSet(labeled, codes[labeled], n_classes)
+        names = tuple(str(c) for c in self.classes_)
+        labels = LabelSet(labeled, codes[labeled], n_classes, names=names)
         self.tuning_ = tuning = tuner.tune(labels)
         config = tuning.choice.spreading
         other = None
