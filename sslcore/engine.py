@@ -373,7 +373,7 @@ class Engine:
         labels = self.label_set()
         rejections = sorted(self._rejections)
         self._new_representation = False
-        return self.tuner.tune(labels, rejections, seed=seed)
+        return self.tuner.tune(labels, rejections, seed=seed, in_use=self._config.representation)
 
     def apply_tuning(self, tuning: Tuning, *, predict: bool = True) -> None:
         """Use a model chosen by :meth:`tune` from now on: rebuild the spreading state if

@@ -10,9 +10,9 @@ never seen.
 
 The search starts from a default that did best on average over the benchmark
 suite (docs/benchmarks.md; Euclidean kNN graph with 10 neighbours and
-self-tuning weights, alpha = 0.9, class-mass normalization) and moves one
-setting at a time (alpha, neighbours, metric, edge weights, class-mass
-normalization) only when the move gets more held-out labels right, by more than one standard
+self-tuning weights, alpha = 0.9, class-mass normalization), on the features the
+model spreads on now, and moves one setting at a time (features, alpha, neighbours,
+metric, edge weights, class-mass normalization) only when the move gets more held-out labels right, by more than one standard
 error of the paired per-label differences; with a handful of labels, noise alone would
 otherwise pick a different model every round. It then compares methods the
 same way: the spreading it found, logistic regression, logistic regression
@@ -469,8 +469,13 @@ class Tuner:
         *,
         decisions: tuple[Sequence[float], Sequence[bool]] | None = None,
         seed: int = 0,
+        in_use: str | None = None,
     ) -> Tuning:
         """Choose the model for ``labels``, fit its calibrator; returns a :class:`Tuning`.
+
+        ``in_use`` names the feature representation the model spreads on now: the search
+        starts from it, so going back to the first one takes the same evidence as leaving
+        it did.
 
         Runs only on arrays it is given and on this tuner's caches, so it may
         run in a background thread while the engine keeps serving rounds.
@@ -483,6 +488,8 @@ class Tuner:
         useful = evidence
         candidates: list[CandidateScore] = []
         best = self.default
+        if in_use in self.feature_names:
+            best = replace(best, representation=in_use)
         best_fit = self._scored(candidates, "default", best, labels, rejections, useful)
         if useful.sum() >= MIN_EVIDENCE:
             best, best_fit = self._search_spreading(
