@@ -8,23 +8,22 @@ that prefers honest probabilities). Held-out labels whose class has no other
 label are left out of the score, since no model can predict a class it has
 never seen.
 
-The search starts from a default that did best on average over the benchmark
-suite (docs/benchmarks.md; Euclidean kNN graph with 10 neighbours and
-self-tuning weights, alpha = 0.9, class-mass normalization), on the features the
-model spreads on now, and moves one setting at a time (features, alpha, neighbours,
-metric, edge weights, class-mass normalization) only when the move gets more held-out labels right, by more than one standard
-error of the paired per-label differences; with a handful of labels, noise alone would
-otherwise pick a different model every round. It then compares methods the
-same way: the spreading it found, logistic regression, logistic regression
-with self-training, any other representation, and blends of the spreading with
-each of those.
+The search starts from a default that did best on average over the benchmark suite
+(docs/benchmarks.md; Euclidean kNN graph with 10 neighbours and self-tuning weights,
+alpha = 0.9, class-mass normalization), on the features the model spreads on now, and
+moves one setting at a time (features, alpha, neighbours, metric, edge weights,
+class-mass normalization) only when the move gets more held-out labels right, by more
+than one standard error of the paired per-label differences; with a handful of labels,
+noise alone would otherwise pick a different model every round. It then compares methods
+the same way: the spreading it found, logistic regression, logistic regression with
+self-training, any other representation, and blends of the spreading with each of those.
 
-A candidate that predicts some class on far fewer of the unlabeled items than the fairly
-picked labels make plausible is never chosen (:func:`scarce_class`): labels picked for
-being uncertain sit where the model hesitates, and there a model calling nearly everything
-the majority class can get more of them right than a better one (SMS spam at 100 labels:
-82% of the held-out labels against 67%, while calling 0.6% of the messages spam: 87% of
-them right against 96%).
+A candidate that gives some class far fewer of the items than the fairly picked labels
+make plausible is never chosen (:func:`scarce_class`): labels picked for being uncertain
+sit where the model hesitates, and there a model calling nearly everything the majority
+class can get more of them right than a better one (SMS spam at 100 labels: 82% of the
+held-out labels against 67%, while calling 0.6% of the messages spam: 87% of them right
+against 96%).
 
 Representations: where a candidate can come from
 ------------------------------------------------
