@@ -224,6 +224,11 @@ class CandidateScore:
     seconds: float
     chosen: bool = False
 
+    @classmethod
+    def skipped(cls, stage: str, name: str) -> CandidateScore:
+        """A candidate ruled out before scoring; ``name`` says why."""
+        return cls(stage, name, np.nan, np.nan, np.nan, 0, 0.0)
+
 
 @dataclass
 class Tuning:
@@ -534,24 +539,20 @@ class Tuner:
                     continue  # no normalization, nothing to aim at
                 if config.n_neighbors >= self.n_items:
                     continue
+                stage = f"spreading: {setting}"
                 if config.graph_key != best.graph_key and config not in seen:
                     out = self.unreached(config, labels.positions)
                     if out > self.unreached(best, labels.positions) + 1e-9:
                         seen[config] = None
                         name = f"{out:.0%} of the items out of reach: {config.describe()}"
-                        candidates.append(CandidateScore(
-                            f"spreading: {setting}", name, np.nan, np.nan, np.nan, 0, 0.0
-                        ))  # fmt: skip
+                        candidates.append(CandidateScore.skipped(stage, name))
                 if config not in seen:
-                    seen[config] = self._scored(
-                        candidates, f"spreading: {setting}", config, labels, rejections, useful
-                    )
+                    fit = self._scored(candidates, stage, config, labels, rejections, useful)
+                    if _too_few_predicted(candidates, stage, config.describe(), fit, labels):
+                        fit = None
+                    seen[config] = fit
                 fit = seen[config]
-                if fit is None:  # leaves items no label can reach
-                    continue
-                if _too_few_predicted(
-                    candidates, f"spreading: {setting}", config.describe(), fit, labels
-                ):
+                if fit is None:  # leaves items no label can reach, or a class too few
                     continue
                 gain = beats(hits(fit.held_out, fit.codes)[useful], incumbent)
                 if gain > margin:
@@ -686,7 +687,7 @@ def _too_few_predicted(candidates, stage, name, fit: CrossFit, labels: LabelSet)
     code, share, bound = scarce
     label = labels.names[code] if labels.names else f"class {code}"
     name = f"calls {share:.1%} of the items {label!r}, fair labels say >= {bound:.1%}: {name}"
-    candidates.append(CandidateScore(stage, name, np.nan, np.nan, np.nan, 0, 0.0))
+    candidates.append(CandidateScore.skipped(stage, name))
     return True
 
 
