@@ -324,6 +324,11 @@ class Engine:
         return self._tuner
 
     @property
+    def spreading_config(self) -> SpreadingConfig:
+        """How the model spreads labels now: the graph's settings, alpha, class masses."""
+        return self._config
+
+    @property
     def features_in_use(self) -> str:
         """The name of the representation the model spreads on now (``features_name`` or
         one added with :meth:`add_representation` that the selection chose)."""

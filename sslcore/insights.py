@@ -9,6 +9,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .propagation import SpreadingState, class_prior, distributions, targets_from_codes
+from .selection import SpreadingConfig
 from .store.events import LABELING_SOURCES
 
 GAIN_TOLERANCE = 1e-9
@@ -76,7 +77,7 @@ def learning_curve(
     *,
     checkpoints: list[int] | None = None,
     folds: int = 5,
-    alpha: float = 0.99,
+    settings: SpreadingConfig | None = None,
     seed: int = 0,
     progress: Callable[[float, str], None] | None = None,
 ) -> pd.DataFrame:
@@ -85,11 +86,15 @@ def learning_curve(
     Parameters
     ----------
     S : sparse matrix
-        The normalized affinity of the project's graph.
+        The normalized affinity of the graph the model spreads on.
     positions, codes : arrays
         Item positions and integer class codes of the human labels, oldest first.
     checkpoints : list of int, optional
         Label counts to evaluate; by default up to eight, spaced geometrically.
+    settings : SpreadingConfig, optional
+        How labels spread: alpha and the class-mass normalization and its aim. Pass the
+        model's (:attr:`sslcore.engine.Engine.spreading_config`) so that the curve is the
+        model the project uses, not another one; default ``SpreadingConfig()``.
 
     Returns
     -------
@@ -108,7 +113,8 @@ def learning_curve(
     n_classes = int(codes.max()) + 1 if codes.size else 0
     if checkpoints is None:
         checkpoints = default_checkpoints(len(codes))
-    state = SpreadingState(S, alpha=alpha)
+    settings = settings or SpreadingConfig()
+    state = SpreadingState(S, alpha=settings.alpha)
     rng = np.random.default_rng(seed)
     rows = []
     for step, m in enumerate(checkpoints):
@@ -121,8 +127,12 @@ def learning_curve(
             item_codes = np.full(S.shape[0], -1)
             item_codes[positions[:m][train]] = codes[:m][train]
             state.set_targets(targets_from_codes(item_codes, n_classes))
-            prior = class_prior(codes[:m][train], n_classes)
-            P = distributions(state.solve(tol=1e-4), prior=prior)
+            prior = class_prior(codes[:m][train], n_classes, settings.class_prior)
+            P = distributions(
+                state.solve(tol=1e-4),
+                class_mass_normalization=settings.class_mass_normalization,
+                prior=prior,
+            )
             scores.append(float((P[positions[:m][test]].argmax(1) == codes[:m][test]).mean()))
         rows.append({"labels": m, "accuracy": float(np.mean(scores)), "std": float(np.std(scores))})
     if progress:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from sslcore.graph import normalized_affinity
+from sslcore.graph import build_knn_graph, normalized_affinity
 from sslcore.insights import (
     acceptance_by_confidence,
     default_checkpoints,
@@ -13,6 +13,7 @@ from sslcore.insights import (
     learning_curve,
     next_labels_gain,
 )
+from sslcore.selection import SpreadingConfig
 
 
 def _events(rows):
@@ -59,6 +60,25 @@ def test_learning_curve_on_two_cliques_is_perfect_and_on_noise_is_not():
     shuffled = np.random.default_rng(1).permutation(codes)
     noisy = learning_curve(S, positions, shuffled, checkpoints=[40])
     assert noisy["accuracy"].iloc[0] < 0.8
+
+
+def test_learning_curve_spreads_with_the_settings_it_is_given():
+    # Two overlapping blobs, 9:1; 60 random labels. Class masses aimed at equal shares
+    # call many majority items the minority class, aimed at the label frequencies not:
+    # the curve must be the model the project uses (Insights passes the engine's settings).
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (270, 2)), rng.normal(0, 1, (30, 2)) + [1.0, 0.0]]
+    y = np.repeat([0, 1], [270, 30])
+    S = normalized_affinity(build_knn_graph(X.astype(np.float32)))
+    positions = rng.permutation(300)[:60]
+
+    def accuracy(settings):
+        curve = learning_curve(S, positions, y[positions], checkpoints=[60], settings=settings)
+        return curve["accuracy"].iloc[0]
+
+    frequencies = accuracy(SpreadingConfig(class_prior="labels"))
+    equal = accuracy(SpreadingConfig(class_prior="uniform"))
+    assert frequencies > 0.9 and equal < frequencies - 0.1
 
 
 def test_default_checkpoints_and_gain():

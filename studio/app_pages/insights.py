@@ -82,7 +82,8 @@ else:
     )
 
 st.subheader("Estimated accuracy as labels grow")
-st.caption("Cross-validated on the human labels in the order they were given.")
+st.caption("Label spreading with the settings the model uses, cross-validated on the human "
+           "labels in the order they were given.")  # fmt: skip
 positions, codes = live.human_label_order()
 if len(codes) < 10 or len(set(codes.tolist())) < 2:
     st.caption("Needs at least 10 human labels in two classes.")
@@ -100,8 +101,11 @@ else:
             done = fraction >= 1
             bar.progress(min(fraction, 0.99), text="Drawing the chart…" if done else message)
 
-        S = normalized_affinity(live.engine.graph)
-        return learning_curve(S, positions, codes, progress=progress)
+        engine = live.engine
+        S = normalized_affinity(engine.graph)
+        return learning_curve(
+            S, positions, codes, settings=engine.spreading_config, progress=progress
+        )
 
     curve = cached_for(CURVE_KEY, version)
     if curve is None and st.button("Estimate accuracy", key="estimate"):
