@@ -60,3 +60,23 @@ def test_ece_of_a_perfect_model_is_near_its_noise_floor():
     confidence = rng.uniform(0.5, 1.0, 50_000)
     right = rng.random(50_000) < confidence
     assert expected_calibration_error(confidence, right) == pytest.approx(0.0, abs=0.01)
+
+
+def _two_classes(log_ratios):
+    """Two-class rows whose top class (column 0) leads by the given log-ratios."""
+    p1 = 1.0 / (1.0 + np.exp(-np.asarray(log_ratios, dtype=float)))
+    return np.c_[p1, 1.0 - p1]
+
+
+def test_the_surest_items_are_never_shown_less_sure_than_the_evidence_allows():
+    # Forty held-out labels near the boundary, 80% right, and ten far from it, all right:
+    # the evidence separates, so the slope's posterior is one-sided. One Gaussian over all
+    # parameters gave negative slopes weight, and items beyond the evidence were shown
+    # less sure (85%) than items at the boundary (88%).
+    rng = np.random.default_rng(0)
+    held = _two_classes(np.r_[rng.uniform(0.05, 1.0, 40), rng.uniform(8.0, 10.0, 10)])
+    right = np.r_[rng.random(40) < 0.8, np.ones(10, bool)]
+    calibrator = Calibrator().fit(held, np.where(right, 0, 1))
+    confidence = calibrator.confidence(_two_classes(np.linspace(0.0, 12.0, 49)))
+    assert (np.diff(confidence) >= -1e-9).all()
+    assert confidence[-1] > 0.95 and confidence[0] < 0.8
