@@ -320,13 +320,16 @@ def run(
         if results and lock is None:
             continue
         try:
-            if progress:
-                progress(f"{unit[0]} / {unit[1]} / seed {unit[2]}")
-            record = run_unit(*unit, budgets=budgets)
+            # Another process may have finished the unit, and let go of it, since we read.
+            record = _finished(results, unit) if results else None
+            if record is None:
+                if progress:
+                    progress(f"{unit[0]} / {unit[1]} / seed {unit[2]}")
+                record = run_unit(*unit, budgets=budgets)
+                if results:
+                    with open(results, "a") as handle:
+                        handle.write(json.dumps(record) + "\n")
             done.append(record)
-            if results:
-                with open(results, "a") as handle:
-                    handle.write(json.dumps(record) + "\n")
         finally:
             if lock is not None:
                 os.unlink(lock)
@@ -339,6 +342,11 @@ def read_results(path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _finished(results, unit) -> dict | None:
+    return next((r for r in read_results(results) if (r["dataset"], r["mode"], r["seed"]) == unit),
+                None)  # fmt: skip
 
 
 def _claim(results, unit) -> str | None:

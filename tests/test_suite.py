@@ -53,6 +53,27 @@ def test_summary_pools_bulk_precision_and_names_the_best_peer(tmp_path):
     assert "intro" in text and "| new |" in text and "| table |" not in text
 
 
+def test_processes_sharing_results_never_run_a_unit_twice(tmp_path):
+    # Two processes share a results file. This one reads it, and while it runs its first
+    # unit the other finishes the second and lets go of its claim: this one must take the
+    # other's record, not run the unit again (seen: 150 records for 110 units).
+    results = tmp_path / "results.jsonl"
+    other = suite.run_unit("iris", "random", 1, budgets=(10,), peers=())
+    ran = []
+
+    def progress(message):
+        ran.append(message)
+        if len(ran) == 1:
+            with open(results, "a") as handle:
+                handle.write(json.dumps(other) + "\n")
+
+    records = suite.run(datasets=["iris"], modes=["random"], seeds=2, budgets=(10,),
+                        results=results, progress=progress)  # fmt: skip
+    assert ran == ["iris / random / seed 0"]
+    assert sorted(r["seed"] for r in records) == [0, 1]
+    assert len(suite.read_results(results)) == 2
+
+
 def test_cli_bench_suite_json_and_unknown_dataset(capsys, tmp_path):
     code = main(["bench", "suite", "--datasets", "iris", "--modes", "random", "--seeds", "1",
                  "--budgets", "10", "--json"])  # fmt: skip
