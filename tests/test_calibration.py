@@ -71,8 +71,8 @@ def _two_classes(log_ratios):
 def test_the_surest_items_are_never_shown_less_sure_than_the_evidence_allows():
     # Forty held-out labels near the boundary, 80% right, and ten far from it, all right:
     # the evidence separates, so the slope's posterior is one-sided. One Gaussian over all
-    # parameters gave negative slopes weight, and items beyond the evidence were shown
-    # less sure (85%) than items at the boundary (88%).
+    # parameters gave negative slopes weight, and the confidence peaked at 88% just past
+    # the boundary and fell to 84% far from it.
     rng = np.random.default_rng(0)
     held = _two_classes(np.r_[rng.uniform(0.05, 1.0, 40), rng.uniform(8.0, 10.0, 10)])
     right = np.r_[rng.random(40) < 0.8, np.ones(10, bool)]
