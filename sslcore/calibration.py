@@ -18,9 +18,10 @@ steeper map (digits, 50 labels: slope 2.1, and 4.0 with this prior; items 98.6%
 right shown 91% and 93.5% sure); over the benchmark suite, shown confidence was
 4.0 points below accuracy at 30 labels or more (3.0 with this prior). A wider
 prior also leaves a wider posterior, so a handful of labels all right still
-moves the confidence little. The slope's posterior is kept on a grid (given each
-slope, the other parameters' by Newton's method and a Laplace approximation: one
-Gaussian over all of them gave negative slopes weight the evidence rules out, see
+moves the confidence little. The posterior's mode is found by Newton's method; the
+slope's posterior is kept on a grid, with the intercept re-fitted at each slope and
+the class offsets' spread from a Laplace approximation (one Gaussian over every
+parameter gave negative slopes weight the evidence rules out, see
 :meth:`Calibrator._fit_slope`), and the confidence shown is the posterior
 predictive (MacKay's probit approximation given the slope, mixed over the grid), so
 with five labels it stays near "unsure" and it sharpens as the held-out evidence
