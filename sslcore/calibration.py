@@ -42,9 +42,10 @@ CLASS_SD = 0.5
 SELECTION_SD = 2.0
 DECISION_SD = 0.5
 EPS = 1e-6
-SLOPE_POINTS, SLOPE_SPAN = 61, 6.0
+SLOPE_POINTS, SLOPE_SPAN = 31, 6.0
 """The slope's posterior is kept at this many points, this many standard deviations of its
-Laplace approximation either side of the mode (:meth:`Calibrator._fit_slope`)."""
+Laplace approximation either side of the mode (:meth:`Calibrator._fit_slope`). 61 points
+changed no confidence by more than 2e-6 on synthetic sets and took twice as long."""
 RATIO_GRID = np.expm1(np.linspace(0.0, np.log1p(np.log((1 + EPS) / EPS)), 256))
 """Log-ratios at which the confidence is tabulated, from 0 to the largest there is
 (``p1 = 1``, ``p2 = 0``), denser where the map bends (interpolated, within 1e-5 of 1,024
