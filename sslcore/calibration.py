@@ -248,10 +248,6 @@ class Calibrator:
         self.slopes_ = slopes[keep]
         self.slope_weights_ = weights[keep] / weights[keep].sum()
         self._levels = np.asarray(levels)[keep]
-        # Given the slope: the variance of intercept + class offset, per class.
-        given = cov[:-1, :-1] - np.outer(cov[:-1, 1], cov[1, :-1]) / cov[1, 1]
-        self._intercept_var = given[0, 0]
-        self._class_var = given[0, 0] + np.diagonal(given)[2:] + 2 * given[0, 2:]
         self._table = None
 
     def confidence(self, proba) -> np.ndarray:
@@ -277,12 +273,16 @@ class Calibrator:
         key = (n_classes, self.offset_, self.offset_var_)
         if self._table is not None and self._table[0] == key:
             return self._table[1]
-        fitted = len(self._class_var)
-        offsets = np.zeros(n_classes)
-        offsets[:fitted] = self.coef_[2 : 2 + min(fitted, n_classes)]
-        # Classes that appeared after the fit have the prior's offset, and its spread.
-        var = np.full(n_classes, self._intercept_var + self.class_sd**2)
-        var[:fitted] = self._class_var[:n_classes]
+        theta, cov = self._parameters(n_classes)
+        offsets = theta[2 : 2 + n_classes]
+        # Given the slope (index 1), the variance of intercept + class offset, per class.
+        on_slope = cov[1] / cov[1, 1]
+        c = slice(2, 2 + n_classes)
+        var = (
+            cov[0, 0] - cov[0, 1] * on_slope[0]
+            + np.diagonal(cov)[c] - cov[1, c] * on_slope[c]
+            + 2 * (cov[0, c] - cov[0, 1] * on_slope[c])
+        )  # fmt: skip
         spread = np.sqrt(1.0 + np.pi * (np.maximum(var, 0.0) + self.offset_var_) / 8.0)
         s = RATIO_GRID / self.scale_
         table = np.zeros((n_classes, len(s)))
