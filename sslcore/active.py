@@ -508,12 +508,17 @@ class ActiveLearner:
             Suggestion(engine.item_ids[probes[i]], 0.0, PROBE_REASON) if i in probes else pick
             for i, pick in enumerate(picks)
         ]
+        positions = np.array([engine.position(s.item_id) for s in picks], dtype=int)
         marks = getattr(engine, "picked_as_uncertain", None)
         if chosen.needs_classes and marks is not None:
             # Labels of items picked for the model's doubt are its hardest cases, not a fair
             # sample: the calibration must not read them as typical (sslcore.calibration).
-            positions = np.array([engine.position(s.item_id) for s in picks], dtype=int)
             marks[positions] = [i not in probes for i in range(len(picks))]
+        drawn = getattr(engine, "picked_at_random", None)
+        if drawn is not None:
+            drawn[positions] = [
+                i in probes or chosen.name == RandomSampling.name for i in range(len(picks))
+            ]
         return picks
 
     def _probes(self, picks: list[Suggestion], seed: int) -> dict[int, int]:

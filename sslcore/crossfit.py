@@ -67,6 +67,12 @@ class LabelSet:
         Labels on items that were not picked for being uncertain (cold-start
         picks, random probes, imported or random labels). Only these measure
         how often the model is right on a typical item. Default: all.
+    at_random : ndarray of bool, optional
+        Labels on items drawn at random (random probes, the random strategy). A held-out
+        one whose class has no other label is an item of a class nobody had labeled, which
+        no model gets right: these say how often that happens to a typical item. Cold-start
+        picks are not drawn at random (they cover the data, one class each by design), nor
+        are imported labels (often one example per class). Default: none.
     names : tuple of str, optional
         Each class code's name, for messages.
 
@@ -83,6 +89,7 @@ class LabelSet:
     weights: np.ndarray | None = None
     held: np.ndarray | None = None
     representative: np.ndarray | None = None
+    at_random: np.ndarray | None = None
     names: tuple[str, ...] | None = None
 
     def __post_init__(self):
@@ -95,6 +102,8 @@ class LabelSet:
         object.__setattr__(self, "held", np.asarray(held, dtype=bool))
         fair = np.ones(len(positions), bool) if self.representative is None else self.representative
         object.__setattr__(self, "representative", np.asarray(fair, dtype=bool))
+        drawn = np.zeros(len(positions), bool) if self.at_random is None else self.at_random
+        object.__setattr__(self, "at_random", np.asarray(drawn, dtype=bool))
 
     @property
     def held_positions(self) -> np.ndarray:
@@ -107,6 +116,10 @@ class LabelSet:
     @property
     def held_representative(self) -> np.ndarray:
         return self.representative[self.held]
+
+    @property
+    def held_at_random(self) -> np.ndarray:
+        return self.at_random[self.held]
 
     def counts(self) -> np.ndarray:
         """Weighted number of labels per class."""

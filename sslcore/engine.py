@@ -211,6 +211,10 @@ class Engine:
         self.picked_as_uncertain = np.zeros(self.n_items, bool)
         """Items handed out because the model was unsure of them (set by
         :class:`sslcore.active.ActiveLearner`); their labels are not a fair sample."""
+        self.picked_at_random = np.zeros(self.n_items, bool)
+        """Items handed out at random (probes, the random strategy; also set by whoever
+        labels a random sample): their labels say how often an item's class is one nobody
+        has labeled (:attr:`sslcore.crossfit.LabelSet.at_random`)."""
         self._blend_proba: np.ndarray | None = None
         self._crossfit: tuple[bytes, CrossFit | None] | None = None
         self._rejections: set[tuple[int, int]] = set()
@@ -346,7 +350,8 @@ class Engine:
 
     def label_set(self) -> LabelSet:
         """The current labels as the selection sees them: weights by source, which ones
-        are held out (a person's), which were a fair sample (not picked as uncertain)."""
+        are held out (a person's), which were a fair sample (not picked as uncertain),
+        which were drawn at random."""
         positions = np.flatnonzero(self.labeled)
         return LabelSet(
             positions,
@@ -355,6 +360,7 @@ class Engine:
             weights=self._weights[positions],
             held=self._held[positions],
             representative=~self.picked_as_uncertain[positions],
+            at_random=self.picked_at_random[positions],
             names=tuple(self.classes),
         )
 

@@ -275,6 +275,7 @@ def run_unit(name: str, mode: str, seed: int, *, budgets=BUDGETS, peers=PEERS) -
         for budget in budgets:
             labeled = random_labeled(y, budget, seed)
             engine = Engine(ids, X, graph=graph)
+            engine.picked_at_random[labeled] = True  # as the random strategy would mark them
             engine.update({ids[p]: y[p] for p in labeled})
             catch_up(engine)
             points.append(_point(engine, y, X, labeled, budget, peers, started))

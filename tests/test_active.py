@@ -214,6 +214,10 @@ def test_every_fifth_label_is_a_random_probe_the_calibration_may_trust(moons):
     assert uncertain == {s.item_id for n, s in enumerate(picked, 1) if n > 10 and n not in probes}
     representative = engine.label_set().representative
     assert representative.sum() == 10 + len(probes)
+    # Only the probes were drawn at random: the cold start covers the data on purpose.
+    at_random = engine.label_set().at_random
+    assert at_random.sum() == len(probes)
+    assert all(engine.picked_at_random[engine.position(picked[n - 1].item_id)] for n in probes)
 
     # A batch: its 5th and 10th slots are probes, distinct from the other picks.
     batch = learner.query("margin", 10, seed=0)
@@ -221,3 +225,6 @@ def test_every_fifth_label_is_a_random_probe_the_calibration_may_trust(moons):
     assert len({s.item_id for s in batch}) == 10 and not {s.item_id for s in batch} & set(labels)
     never = ActiveLearner(engine, probe_every=None).query("margin", 10, seed=0)
     assert all(s.reason != PROBE_REASON for s in never)
+    assert not engine.picked_at_random[[engine.position(s.item_id) for s in never]].any()
+    drawn = learner.query("random", 3, seed=0)
+    assert engine.picked_at_random[[engine.position(s.item_id) for s in drawn]].all()

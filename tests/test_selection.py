@@ -230,3 +230,27 @@ def test_a_model_that_predicts_a_class_on_almost_no_item_is_never_chosen():
     # With fewer than ten fairly picked labels, shares are not checked and the source wins.
     few = LabelSet(labeled, y[labeled], 2, representative=np.arange(60) % 12 == 0)
     assert tuner.tune(few).choice.other == "proba:oracle"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_labels_drawn_at_random_tell_the_confidence_about_classes_nobody_labeled(seed):
+    # 20 well-separated classes, 12 labels drawn at random: about half the classes have no
+    # label, and no model gets their items right. The labels seen once, held out, show how
+    # often that happens; without them the confidence shown was ~30 points above accuracy.
+    from sklearn.datasets import make_blobs
+
+    from sslcore.simulate import catch_up
+
+    X, y = make_blobs(1000, n_features=8, centers=20, cluster_std=0.6, random_state=seed)
+    ids = [str(i) for i in range(len(y))]
+    drawn = np.random.default_rng(seed).choice(len(y), 12, replace=False)
+    engine = Engine(ids, X.astype(np.float32))
+    engine.picked_at_random[drawn] = True
+    engine.update({ids[p]: f"c{y[p]}" for p in drawn})
+    catch_up(engine)
+    rest = ~engine.labeled
+    truth = np.array([f"c{v}" for v in y])[rest]
+    accuracy = (engine.predictions.predicted[rest] == truth).mean()
+    shown = engine.predictions.confidence[rest].mean()
+    assert accuracy < 0.6  # classes without a label exist
+    assert accuracy - 0.1 < shown < accuracy + 0.12
