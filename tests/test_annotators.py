@@ -145,6 +145,8 @@ def test_a_version_1_database_gains_reservations_and_keeps_its_labels(store, ope
     )
     for table in ("reservations", "project_files", "accounts"):  # as version 1 left it
         sql(store, f"DROP TABLE {table}")
+    sql(store, "ALTER TABLE label_events DROP COLUMN picked")
+    sql(store, "DELETE FROM schema_info WHERE version > 1")
     sql(store, "UPDATE schema_info SET version = 1")
     store.close()
     again = open_store()
@@ -152,7 +154,22 @@ def test_a_version_1_database_gains_reservations_and_keeps_its_labels(store, ope
     assert project.labels() == {"t0": "a"}
     assert project.reserve_next(["t0", "t1"], annotator="bob") == "t1"
     versions = sql(again, "SELECT version FROM schema_info ORDER BY version")
-    assert versions == [(1,), (2,), (3,)] and SCHEMA_VERSION == 3
+    assert versions == [(1,), (2,), (3,), (4,)] and SCHEMA_VERSION == 4
+
+
+def test_a_version_3_database_gains_why_items_were_picked_and_keeps_its_labels(store, open_store):
+    store.create_project("toy", text_dataset(["x", "y"]), class_names=["a"]).label(
+        "t0", "a", annotator="ann"
+    )
+    sql(store, "ALTER TABLE label_events DROP COLUMN picked")  # as version 3 left it
+    sql(store, "DELETE FROM schema_info WHERE version = 4")
+    store.close()
+    project = open_store().open_project("toy")
+    assert project.labels() == {"t0": "a"} and project.current_events()["t0"].picked is None
+    project.label("t1", "a", annotator="bob", picked="doubt")
+    assert project.current_events()["t1"].picked == "doubt"
+    with pytest.raises(StoreError, match="Unknown reason an item was picked 'hunch'"):
+        project.label("t1", "a", annotator="bob", picked="hunch")
 
 
 # Overlap: each item labeled by N annotators --------------------------------------

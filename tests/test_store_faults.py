@@ -155,6 +155,20 @@ def test_damaged_pages_are_skipped_and_the_rest_recovered(tmp_path):
     assert cli("doctor", data_dir=target).returncode == 0
 
 
+def test_a_database_of_an_older_schema_is_recovered_whole(tmp_path):
+    # Version 3 had no column saying why an item was picked; salvage reads it as empty.
+    data_dir = tmp_path / "data"
+    original = make_store(data_dir, n_labels=50)
+    with closing(sqlite3.connect(data_dir / "sslabel.db")) as conn:
+        conn.execute("ALTER TABLE label_events DROP COLUMN picked")
+        conn.execute("DELETE FROM schema_info WHERE version = 4")
+        conn.commit()
+    target = tmp_path / "recovered"
+    assert cli("recover", "--to", str(target), data_dir=data_dir).returncode == 0
+    assert events_by_id(target / "sslabel.db") == original
+    assert Store(target).open_project("texts").current_events()["t0"].picked is None
+
+
 def test_recover_adopts_project_folders_of_a_lost_database(tmp_path):
     data_dir = tmp_path / "data"
     make_store(data_dir)

@@ -34,6 +34,10 @@ LABELING_SOURCES = ("human", "accepted", "bulk", "imported", "resolved")
 """Sources that give an item a label (the others reject a suggestion or cancel an event)."""
 VOTING_SOURCES = ("human", "accepted", "bulk", "imported")
 """Sources of an annotator's own label of an item (a resolution settles, it does not vote)."""
+PICKED = ("doubt", "random")
+"""Why a labeled item was on screen, when a strategy chose it in a way the calibration must
+know: for the model's doubt (its hardest cases, not a fair sample) or drawn at random (a fair
+sample that also shows how often an item's class is one nobody labeled). Empty otherwise."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class LabelEvent:
     confidence: float | None = None
     batch_id: str | None = None
     undoes: int | None = None
+    picked: str | None = None
 
 
 @dataclass

@@ -33,7 +33,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 from ..cache import ArtifactCache
 from ..dataset import ID, LABEL, MAX_CLASSES, TOO_MANY_CLASSES_ADVICE, Dataset
 from ..errors import StoreError
-from .events import SOURCES, LabelEvent, LabelState, read_events
+from .events import PICKED, SOURCES, LabelEvent, LabelState, read_events
 from .files import (
     check_data_dir,
     check_database_file,
@@ -461,12 +461,16 @@ class Project:
         source: str = "human",
         model_round: int | None = None,
         confidence: float | None = None,
+        picked: str | None = None,
     ) -> int:
         """Record one label (``class_name=None`` clears it); returns the event id.
 
-        The event is committed to disk when this returns.
+        ``picked`` says why the item was on screen, if a strategy chose it for the model's
+        doubt or at random (:data:`sslcore.store.events.PICKED`). The event is committed to
+        disk when this returns.
         """
-        return self._write([(item_id, class_name, confidence)], source, annotator, model_round)[0]
+        rows = [(item_id, class_name, confidence)]
+        return self._write(rows, source, annotator, model_round, picked=picked)[0]
 
     def reject(
         self,
@@ -526,9 +530,13 @@ class Project:
         (event_id,) = self._write([(item_id, class_name, None)], "resolved", annotator, None)
         return event_id
 
-    def _write(self, rows, source, annotator, model_round, *, batch_id=None) -> list[int]:
+    def _write(
+        self, rows, source, annotator, model_round, *, batch_id=None, picked=None
+    ) -> list[int]:
         if source not in SOURCES or source == "undo":
             raise StoreError(f"Unknown label source {source!r}; use one of {SOURCES[:-1]}.")
+        if picked is not None and picked not in PICKED:
+            raise StoreError(f"Unknown reason an item was picked {picked!r}; use one of {PICKED}.")
         annotator = _annotator_name(annotator)
         known_items = self.item_ids()
         class_ids = {c.name: c.id for c in self.classes()}
@@ -552,6 +560,7 @@ class Project:
                     model_round=model_round,
                     confidence=None if confidence is None else float(confidence),
                     batch_id=batch_id,
+                    picked=picked,
                 )
             )
         if not values:

@@ -329,10 +329,16 @@ def _last_rowid(conn: sqlite3.Connection, table: str, db: Path) -> tuple[int, bo
 
 
 def _salvage_table(conn, table: str, columns: list[str], last: int) -> tuple[list[dict], int]:
-    """Rows of ``table`` with row ids 1..``last`` that SQLite can read, sorted by row id."""
+    """Rows of ``table`` with row ids 1..``last`` that SQLite can read, sorted by row id.
+    Columns an older schema lacks (``label_events.picked`` before version 4) read as None."""
     rows: list[tuple] = []
     lost = 0
-    query = f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid BETWEEN ? AND ?"
+    try:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    except sqlite3.DatabaseError:
+        present = set()
+    read = [c if c in present or not present else "NULL" for c in columns]
+    query = f"SELECT rowid, {', '.join(read)} FROM {table} WHERE rowid BETWEEN ? AND ?"
     pending = [(1, last)]
     while pending:
         low, high = pending.pop()

@@ -2,8 +2,8 @@
 
 One schema and one list of migrations serve both backends: SQLite (a file in the
 data directory, the default) and PostgreSQL (a server a team shares). Every
-migration so far only creates tables, which SQLAlchemy emits for either, so the
-versioned steps below stay simple and Alembic is not needed.
+migration so far creates tables or adds a column that may be empty, which either emits
+the same way, so the versioned steps below stay simple and Alembic is not needed.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 3  # 2: reservations; 3: project files in the database, accounts
+SCHEMA_VERSION = 4  # 2: reservations; 3: project files in the database, accounts; 4: picked
 
 DATABASE_URL_ENV = "SSLABEL_DATABASE_URL"
 
@@ -83,6 +83,9 @@ label_events = Table(
     Column("confidence", Float, nullable=True),
     Column("batch_id", String, nullable=True),
     Column("undoes", Integer, ForeignKey("label_events.id"), nullable=True),
+    # Why the item was on screen when a person labeled it (sslcore.store.events.PICKED), so
+    # that a restart calibrates on the same footing as the session that labeled it.
+    Column("picked", String, nullable=True),
     Index("ix_events_project_item", "project_id", "item_id"),
     sqlite_autoincrement=True,  # undo events point at event ids: never reuse one
 )
@@ -134,7 +137,11 @@ def _add_project_files_and_accounts(conn) -> None:
     metadata.create_all(conn, tables=[project_files, accounts])
 
 
-MIGRATIONS = {2: _add_reservations, 3: _add_project_files_and_accounts}
+def _add_picked(conn) -> None:
+    conn.execute(text("ALTER TABLE label_events ADD COLUMN picked VARCHAR"))
+
+
+MIGRATIONS = {2: _add_reservations, 3: _add_project_files_and_accounts, 4: _add_picked}
 """Schema version -> the step that brings the version before it up to it."""
 
 MIGRATION_LOCK = 0x55_4C_41_42  # any fixed key: one migrating process at a time per server
