@@ -161,7 +161,7 @@ def test_a_database_of_an_older_schema_is_recovered_whole(tmp_path):
     original = make_store(data_dir, n_labels=50)
     with closing(sqlite3.connect(data_dir / "sslabel.db")) as conn:
         conn.execute("ALTER TABLE label_events DROP COLUMN picked")
-        conn.execute("DELETE FROM schema_info WHERE version = 4")
+        conn.execute("UPDATE schema_info SET version = 3")
         conn.commit()
     target = tmp_path / "recovered"
     assert cli("recover", "--to", str(target), data_dir=data_dir).returncode == 0
