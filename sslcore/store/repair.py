@@ -336,9 +336,12 @@ def _salvage_table(conn, table: str, columns: list[str], last: int) -> tuple[lis
     try:
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
     except sqlite3.DatabaseError:
-        present = set()
-    read = [c if c in present or not present else "NULL" for c in columns]
-    query = f"SELECT rowid, {', '.join(read)} FROM {table} WHERE rowid BETWEEN ? AND ?"
+        present = set()  # the schema is unreadable: ask for every column, row by row
+    if present:
+        columns_read = [c if c in present else "NULL" for c in columns]
+    else:
+        columns_read = columns
+    query = f"SELECT rowid, {', '.join(columns_read)} FROM {table} WHERE rowid BETWEEN ? AND ?"
     pending = [(1, last)]
     while pending:
         low, high = pending.pop()
