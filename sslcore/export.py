@@ -33,7 +33,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 """A spreadsheet runs a cell starting with one of these as a formula (OWASP's CSV injection
 list, and ASVS 1.2.10's NUL)."""
 COLUMNS = [
-    "item_id", "content", "label", "source", "confidence", "annotator", "labeled_at",
+    "item_id", "content", "label", "source", "picked", "confidence", "annotator", "labeled_at",
     "model_round",
 ]  # fmt: skip
 
@@ -49,7 +49,9 @@ def export_table(
     ``source`` is where the label came from: human, accepted (a suggestion a
     person accepted), bulk (accepted in bulk), imported, or model (the model's
     prediction for an item nobody labeled, given in ``predictions`` with the
-    columns item_id, label, confidence). Items with neither have no label.
+    columns item_id, label, confidence). Items with neither have no label. ``picked`` says
+    why a person was asked about the item: ``random`` (a random sample of the items, such
+    as the Label page's every fifth item), ``doubt`` (the model was unsure of it), or empty.
 
     Examples
     --------
@@ -72,6 +74,7 @@ def export_table(
             row.update(
                 label=names[ev.class_id],
                 source=ev.source,
+                picked=ev.picked,
                 confidence=ev.confidence if ev.source != "human" else 1.0,
                 annotator=ev.annotator,
                 labeled_at=datetime.fromtimestamp(ev.created_at, UTC).isoformat(),

@@ -34,16 +34,17 @@ def test_model_needs_two_classes():
 def test_export_rows_carry_source_annotator_and_model_guess(store):
     project = store.create_project("m", load_demo("moons"), import_labels=False,
                                    class_names=["upper", "lower"])  # fmt: skip
-    project.label("point-0000", "upper", annotator="ann")
+    project.label("point-0000", "upper", annotator="ann", picked="random")
     project.label("point-0001", "lower", annotator="bob", source="accepted", confidence=0.9)
     batch = project.label_many([("point-0002", "upper"), ("point-0003", "upper")],
                                annotator="ann", confidences=[0.97, 0.96])  # fmt: skip
     project.undo_batch(batch, annotator="ann")
     guesses = pd.DataFrame({"item_id": ["point-0004"], "label": ["lower"], "confidence": [0.7]})
     table = export_table(project, predictions=guesses).set_index("item_id")
-    assert table.loc["point-0000", ["label", "source", "annotator"]].tolist() == [
-        "upper", "human", "ann"
+    assert table.loc["point-0000", ["label", "source", "picked", "annotator"]].tolist() == [
+        "upper", "human", "random", "ann"
     ]  # fmt: skip
+    assert pd.isna(table.loc["point-0001", "picked"])
     accepted = table.loc["point-0001", ["source", "confidence"]].tolist()
     assert accepted == ["accepted", pytest.approx(0.9)]
     assert pd.isna(table.loc["point-0002", "label"])  # the bulk accept was undone
