@@ -73,6 +73,10 @@ class LabelSet:
         no model gets right: these say how often that happens to a typical item. Cold-start
         picks are not drawn at random (they cover the data, one class each by design), nor
         are imported labels (often one example per class). Default: none.
+    every_class_labeled : bool, default=False
+        The project's classes are known and each has a label: then no item is of a class
+        nobody labeled, and a random label whose class has no other says nothing about such
+        items.
     names : tuple of str, optional
         Each class code's name, for messages.
 
@@ -90,6 +94,7 @@ class LabelSet:
     held: np.ndarray | None = None
     representative: np.ndarray | None = None
     at_random: np.ndarray | None = None
+    every_class_labeled: bool = False
     names: tuple[str, ...] | None = None
 
     def __post_init__(self):

@@ -215,6 +215,9 @@ class Engine:
         """Items handed out at random (probes, the random strategy; also set by whoever
         labels a random sample): their labels say how often an item's class is one nobody
         has labeled (:attr:`sslcore.crossfit.LabelSet.at_random`)."""
+        self.declared_classes: frozenset[str] | None = None
+        """Every class the project has, when known (the studio's class list): once each has
+        a label, no item is of a class nobody labeled."""
         self._blend_proba: np.ndarray | None = None
         self._crossfit: tuple[bytes, CrossFit | None] | None = None
         self._rejections: set[tuple[int, int]] = set()
@@ -353,14 +356,17 @@ class Engine:
         are held out (a person's), which were a fair sample (not picked as uncertain),
         which were drawn at random."""
         positions = np.flatnonzero(self.labeled)
+        codes = self._codes[positions]
+        seen = {self.classes[code] for code in np.unique(codes)}
         return LabelSet(
             positions,
-            self._codes[positions],
+            codes,
             len(self.classes),
             weights=self._weights[positions],
             held=self._held[positions],
             representative=~self.picked_as_uncertain[positions],
             at_random=self.picked_at_random[positions],
+            every_class_labeled=self.declared_classes is not None and self.declared_classes <= seen,
             names=tuple(self.classes),
         )
 

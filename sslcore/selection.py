@@ -507,10 +507,10 @@ class Tuner:
             )
         # Labels drawn at random whose class has no other label calibrate too: they are how
         # often an item's class is one nobody labeled (random 10 labels of 25 classes: 24%
-        # right, 50% shown without them; sslcore.crossfit.LabelSet.at_random).
-        calibrator = fit_calibrator(
-            chosen_fit, evidence | labels.held_at_random, labels.held_representative
-        )
+        # right, 50% shown without them; sslcore.crossfit.LabelSet.at_random), unless every
+        # class the project has is labeled.
+        unseen = labels.held_at_random & (not labels.every_class_labeled)
+        calibrator = fit_calibrator(chosen_fit, evidence | unseen, labels.held_representative)
         if decisions is not None and len(decisions[0]):
             calibrator.with_decisions(*decisions)
         chosen_name = _name(choice)

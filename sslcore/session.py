@@ -175,6 +175,7 @@ class ProjectEngine:
                 before = self.engine.predictions
                 events = self.project.current_events()
                 self._restore_picks(events)
+                self.engine.declared_classes = frozenset(self.project.class_names())
                 after = self.engine.update(
                     self.project.labels(),
                     self.project.rejections(),

@@ -254,3 +254,26 @@ def test_labels_drawn_at_random_tell_the_confidence_about_classes_nobody_labeled
     shown = engine.predictions.confidence[rest].mean()
     assert accuracy < 0.6  # classes without a label exist
     assert accuracy - 0.1 < shown < accuracy + 0.12
+
+
+def test_once_every_declared_class_is_labeled_no_class_is_left_unseen():
+    # The studio knows its classes: with each labeled, a random label alone in its class
+    # says nothing about items of unlabeled classes, since there are none.
+    from sslcore.simulate import catch_up
+
+    X, y = imbalanced(seed=0)
+    ids = [str(i) for i in range(len(y))]
+    rng = np.random.default_rng(0)
+    drawn = np.r_[rng.choice(np.flatnonzero(y == 0), 9, replace=False),
+                  rng.choice(np.flatnonzero(y == 1), 1)]  # fmt: skip
+    evidence = {}
+    for declared in (None, {"a", "b", "c"}, {"a", "b"}):
+        engine = Engine(ids, X.astype(np.float32))
+        engine.picked_at_random[drawn] = True
+        engine.declared_classes = None if declared is None else frozenset(declared)
+        engine.update({ids[p]: "ab"[y[p]] for p in drawn})
+        catch_up(engine)
+        key = None if declared is None else len(declared)
+        evidence[key] = (engine.label_set().every_class_labeled, engine.calibrator.n_evidence_)
+    # The lone "b" counts as evidence while a class may be unlabeled ("c" is), not after.
+    assert evidence == {None: (False, 10), 3: (False, 10), 2: (True, 9)}

@@ -256,6 +256,8 @@ def test_a_restart_calibrates_as_the_session_that_labeled(moons, truth, open_sto
     for engine in (live.engine, again.engine):
         engine.apply_tuning(engine.tune())
     before, after = live.engine.label_set(), again.engine.label_set()
+    assert again.engine.declared_classes == frozenset(project.class_names())
+    assert before.every_class_labeled and after.every_class_labeled
     assert np.array_equal(before.representative, after.representative)
     assert np.array_equal(before.at_random, after.at_random)
     # The same to the solver's tolerance (1e-4 here); margin picks read as a fair sample, up
