@@ -177,7 +177,7 @@ class LeastConfidence(Strategy):
 
     def reason(self, pool, position, score):
         best = pool.classes[int(pool.proba[position].argmax())]
-        return f"The model's best guess, {best!r}, has only {1 - score:.0%} confidence"
+        return f"The model's best guess, {best!r}, is among its weakest"
 
 
 class Margin(Strategy):
@@ -202,7 +202,7 @@ class Entropy(Strategy):
 
     def reason(self, pool, position, score):
         order = np.argsort(pool.proba[position])[::-1][:3]
-        spread = ", ".join(f"{pool.classes[int(c)]!r} {pool.proba[position, c]:.0%}" for c in order)
+        spread = ", ".join(f"{pool.classes[int(c)]!r}" for c in order)
         return f"The model spreads its belief over several classes: {spread}"
 
 
@@ -333,11 +333,13 @@ def _sq_distances(A, B):
 
 
 def _top_two_text(pool: Pool, position: int) -> str:
-    """``'9' (48%) and '3' (47%)``: the two likeliest classes with their probabilities."""
+    """``'9' and '3'``: the two likeliest classes. The reasons name classes, not the model's
+    raw scores: those are not probabilities, and the page shows the calibrated chance that
+    the guess is right beside the reason (digits, 12 labels: a raw 23% beside 50%)."""
     proba = pool.proba[position]
     order = np.argsort(proba)[::-1]
     second = order[1] if order.size > 1 else order[0]
-    return " and ".join(f"{pool.classes[int(c)]!r} ({proba[c]:.0%})" for c in (order[0], second))
+    return " and ".join(f"{pool.classes[int(c)]!r}" for c in (order[0], second))
 
 
 def _check_pool(pool: Pool, n: int) -> np.ndarray:

@@ -156,19 +156,21 @@ def test_one_at_a_time_cold_start_follows_the_planned_batch():
     assert after.reason.startswith("Torn between")  # the plan is spent: margin takes over
 
 
-def test_reasons_show_the_probabilities_behind_the_doubt():
+def test_reasons_name_the_classes_behind_the_doubt_not_raw_scores():
     import re
 
     pool = make_pool()
     for name, pattern in [
-        ("margin", r"Torn between '[^']+' \(\d+%\) and '[^']+' \(\d+%\)"),
-        ("density_margin", r"Typical item, yet torn between '[^']+' \(\d+%\) and '[^']+' \(\d+%\)"),
-        ("least_confidence", r"The model's best guess, '[^']+', has only \d+% confidence"),
+        ("margin", r"Torn between '[^']+' and '[^']+'"),
+        ("density_margin", r"Typical item, yet torn between '[^']+' and '[^']+'"),
+        ("least_confidence", r"The model's best guess, '[^']+', is among its weakest"),
+        ("entropy", r"The model spreads its belief over several classes: '[^']+'(, '[^']+')*"),
     ]:
         pick = get_strategy(name).query(pool, 1, seed=0)[0]
+        # Classes, never the raw scores as percentages: the page shows the calibrated chance.
         assert re.fullmatch(pattern, pick.reason), pick.reason
         proba = pool.proba[list(pool.ids).index(pick.item_id)]
-        assert f"{proba.max():.0%}" in pick.reason
+        assert repr(pool.classes[int(proba.argmax())]) in pick.reason
 
 
 def test_the_planned_first_items_say_what_they_are_once_labels_exist(moons):
