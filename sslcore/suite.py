@@ -312,7 +312,7 @@ def run(
     """
     datasets = list(datasets or available())
     done = read_results(results) if results else []
-    finished = {(r["dataset"], r["mode"], r["seed"]) for r in done}
+    finished = {_unit(r) for r in done}
     units = [(d, m, s) for d in datasets for m in modes for s in range(seeds)]
     for unit in units:
         if unit in finished:
@@ -335,7 +335,7 @@ def run(
             if lock is not None:
                 os.unlink(lock)
     wanted = set(units)
-    return [r for r in done if (r["dataset"], r["mode"], r["seed"]) in wanted]
+    return [r for r in done if _unit(r) in wanted]
 
 
 def read_results(path) -> list[dict]:
@@ -345,9 +345,13 @@ def read_results(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _unit(record: dict) -> tuple:
+    """The unit of work a record is the result of: ``(dataset, mode, seed)``."""
+    return record["dataset"], record["mode"], record["seed"]
+
+
 def _finished(results, unit) -> dict | None:
-    return next((r for r in read_results(results) if (r["dataset"], r["mode"], r["seed"]) == unit),
-                None)  # fmt: skip
+    return next((r for r in read_results(results) if _unit(r) == unit), None)
 
 
 def _claim(results, unit) -> str | None:
