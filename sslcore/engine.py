@@ -387,10 +387,19 @@ class Engine:
         label path and passes the result to :meth:`apply_tuning`; it reads a
         snapshot of the labels taken when it starts.
         """
-        labels = self.label_set()
-        rejections = sorted(self._rejections)
+        return self.tuner.tune(**self.tuning_inputs(), seed=seed)
+
+    def tuning_inputs(self) -> dict:
+        """What :meth:`Tuner.tune <sslcore.selection.Tuner.tune>` needs to choose for the
+        current labels, taken now (a selection in the background works on this snapshot
+        while labels keep coming), with the features in use as the search's start. From
+        here on a representation added earlier no longer makes a selection due."""
         self._new_representation = False
-        return self.tuner.tune(labels, rejections, seed=seed, in_use=self._config.representation)
+        return {
+            "labels": self.label_set(),
+            "rejections": sorted(self._rejections),
+            "in_use": self._config.representation,
+        }
 
     def apply_tuning(self, tuning: Tuning, *, predict: bool = True) -> None:
         """Use a model chosen by :meth:`tune` from now on: rebuild the spreading state if

@@ -216,12 +216,11 @@ class ProjectEngine:
         must stay off the label path. The result is applied by a later refresh."""
         if self.tuning_job is not None or not self.engine.tuning_due():
             return
-        engine = self.engine
-        labels, rejections = engine.label_set(), sorted(engine._rejections)
+        tuner, inputs = self.engine.tuner, self.engine.tuning_inputs()
 
         def tune(progress):
             _lower_this_threads_priority()
-            return engine.tuner.tune(labels, rejections, decisions=self.decisions())
+            return tuner.tune(**inputs, decisions=self.decisions())
 
         self.tuning_job = BackgroundJob(tune, name="model-selection").start()
 

@@ -334,3 +334,32 @@ def test_rejected_suggestions_lower_the_confidence_shown_at_the_next_choice(moon
     live.wait_for_tuning()
     assert live.decisions()[1].tolist() == [False] * 40
     assert live.engine.calibrator.offset_ < -0.5
+
+
+def test_features_offered_later_are_chosen_once_and_searched_from_where_the_model_is(store):
+    # Seen in the studio: once MiniLM was offered, the background selection ran again at
+    # every refresh (Insights said "Choosing again" for good, with no label given), and
+    # each search started from the project's first features, not from the ones in use.
+    from sslcore.dataset import Dataset
+    from sslcore.selection import FeatureRepresentation
+
+    rng = np.random.default_rng(0)
+    side = np.repeat(["left", "right"], 150)
+    items = pd.DataFrame({"item_id": [f"r{i}" for i in range(300)], "label": side,
+                          "a": rng.normal(size=300), "b": rng.normal(size=300)})  # fmt: skip
+    project = store.create_project("noise", Dataset("noise", "tabular", items, ("a", "b")),
+                                   import_labels=False, class_names=["left", "right"])  # fmt: skip
+    live = ProjectEngine.build(project)
+    for item in items["item_id"][::10]:
+        project.label(item, side[int(item[1:])], annotator="ann")
+    live.wait_for_tuning()
+    clear = np.where(side == "left", -1.0, 1.0)[:, None] + rng.normal(scale=0.3, size=(300, 2))
+    live.engine.add_representation(FeatureRepresentation("clear", clear))
+    live.wait_for_tuning()
+    assert live.engine.features_in_use == "clear"
+    live.refresh(tune=True)
+    assert live.tuning_job is None  # nothing new since: no selection under way
+    for item in items["item_id"][5::10]:
+        project.label(item, side[int(item[1:])], annotator="ann")
+    live.wait_for_tuning()
+    assert live.tuning.table()["name"].iloc[0].startswith("spreading on clear")
