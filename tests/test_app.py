@@ -199,6 +199,12 @@ def _plan(at: AppTest):
     return next(d.value for d in at.dataframe if "qualify" in d.value.columns)
 
 
+def _bounds_read_as_percent_or_dash(plan) -> None:
+    """A class with nothing qualifying says so with a dash, not "None" (seen on SMS)."""
+    for row in plan.itertuples(index=False):
+        assert row[-1] == "–" if row.qualify == 0 else row[-1].endswith("%"), row
+
+
 def _bulk_button(at: AppTest):
     return next(b for b in at.button if (b.key or "").startswith("bulk_accept-"))
 
@@ -209,10 +215,12 @@ def test_bulk_accept_and_its_undo(data_dir):
     at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)
     assert at.slider(key="bulk_target").value == pytest.approx(98.0)
     assert list(_plan(at).columns[:3]) == ["class", "predicted", "qualify"]
+    _bounds_read_as_percent_or_dash(_plan(at))
     at.slider(key="bulk_target").set_value(90.0).run()
     button = _bulk_button(at)
     count = int(button.label.split()[1].replace(",", ""))
     qualify = _plan(at).set_index("class")["qualify"]
+    _bounds_read_as_percent_or_dash(_plan(at))
     assert count > 0 and count == qualify[at.selectbox(key="bulk_class").value]
     assert any("of them wrong, at most" in m.value for m in at.markdown)
     button.click().run()

@@ -117,7 +117,8 @@ with suggestions:
     )
     plan_table = pd.DataFrame(
         [(p.class_name, p.candidates, p.count, p.expected_wrong, p.wrong_bound,
-          p.precision_bound if p.count else None) for p in plans if p.class_name in classes],
+          f"{p.precision_bound:.1%}" if p.count else "–") for p in plans
+         if p.class_name in classes],
         columns=["class", "predicted", "qualify", "expected wrong", "at most wrong (95%)",
                  "precision at least"],
     )  # fmt: skip
@@ -125,8 +126,7 @@ with suggestions:
     st.caption(f"At {target:.1%} target precision, per class (calibrated on {evidence:,} held-out "
                "labels people gave; accepted items never count as evidence):")  # fmt: skip
     st.dataframe(
-        plan_table.style.format({"expected wrong": "{:.1f}", "at most wrong (95%)": "{:.1f}",
-                                 "precision at least": "{:.1%}"}, na_rep="–"),
+        plan_table.style.format({"expected wrong": "{:.1f}", "at most wrong (95%)": "{:.1f}"}),
         hide_index=True,
     )  # fmt: skip
     bulk_class = st.selectbox("Accept the class", classes, key="bulk_class")
