@@ -181,12 +181,19 @@ def test_conflicts_page_shows_who_said_what_and_resolves(data_dir):
     assert sorted(zip(said["annotator"], said["class"], strict=True)) == [
         ("ann", "upper"), ("bob", "lower"),
     ]  # fmt: skip
-    at.radio(key="resolve-class").set_value("lower")
-    at.button[-1].click().run()  # the form's Resolve button
+    assert at.radio(key=f"resolve-class-{items[0]}").value is None  # nothing preset
+    at.button[-1].click().run()  # the form's Resolve button, nothing picked: no event
+    assert "Pick the class this item is, then Resolve." in [w.value for w in at.warning]
+    assert Store(data_dir).open_project(MOONS).conflicts() == [items[0], items[3]]
+    at.radio(key=f"resolve-class-{items[0]}").set_value("lower")
+    at.button[-1].click().run()
     project = Store(data_dir).open_project(MOONS)
     assert project.conflicts() == [items[3]]
     assert project.labels()[items[0]] == "lower"
     assert project.events()["source"].tolist().count("resolved") == 1
+    # The next dispute starts with nothing picked, not with the last item's choice.
+    assert at.selectbox(key="conflict-item").value == items[3]
+    assert at.radio(key=f"resolve-class-{items[3]}").value is None
 
 
 def test_conflicts_page_for_an_annotator_has_no_resolve_button(data_dir):

@@ -71,8 +71,13 @@ if not may("reviewer"):
     st.caption("A reviewer or the owner resolves disputes.")
     st.stop()
 with st.form("resolve"):
-    picked = st.radio("Resolve as", classes, horizontal=True, key="resolve-class",
-                      format_func=md)  # radio options are Markdown  # fmt: skip
+    # Nothing picked to start, per item: a preset class (the first, or the one picked for
+    # the previous item) was one click away from settling a dispute nobody had looked at.
+    picked = st.radio("Resolve as", classes, index=None, horizontal=True,
+                      key=f"resolve-class-{item_id}", format_func=md)  # Markdown  # fmt: skip
     if st.form_submit_button("Resolve", type="primary"):
-        project.resolve(item_id, picked, annotator=annotator())
-        st.rerun()
+        if picked is None:
+            st.warning("Pick the class this item is, then Resolve.")
+        else:
+            project.resolve(item_id, picked, annotator=annotator())
+            st.rerun()
