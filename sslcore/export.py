@@ -32,6 +32,8 @@ MODEL_TEXT_DIM = 100
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 """A spreadsheet runs a cell starting with one of these as a formula (OWASP's CSV injection
 list, and ASVS 1.2.10's NUL)."""
+PERSON_DECIDED = ("human", "resolved")
+"""Sources whose label a person chose (a label, a reviewer settling a dispute): confidence 1."""
 COLUMNS = [
     "item_id", "content", "label", "source", "picked", "confidence", "annotator", "labeled_at",
     "model_round",
@@ -75,7 +77,7 @@ def export_table(
                 label=names[ev.class_id],
                 source=ev.source,
                 picked=ev.picked,
-                confidence=ev.confidence if ev.source != "human" else 1.0,
+                confidence=1.0 if ev.source in PERSON_DECIDED else ev.confidence,
                 annotator=ev.annotator,
                 labeled_at=datetime.fromtimestamp(ev.created_at, UTC).isoformat(),
                 model_round=ev.model_round,

@@ -50,6 +50,17 @@ def test_export_rows_carry_source_annotator_and_model_guess(store):
     assert pd.isna(table.loc["point-0002", "label"])  # the bulk accept was undone
     assert table.loc["point-0004", ["label", "source"]].tolist() == ["lower", "model"]
     assert len(table) == 1000
+    # A reviewer settling a dispute is a person's label too (it read 'None', as imports do).
+    project.set_overlap(2)
+    project.label("point-0005", "upper", annotator="ann")
+    project.label("point-0005", "lower", annotator="bob")
+    project.resolve("point-0005", "lower", annotator="rev")
+    resolved = export_table(project).set_index("item_id").loc["point-0005"]
+    assert resolved[["label", "source", "confidence"]].tolist() == [
+        "lower",
+        "resolved",
+        pytest.approx(1.0),
+    ]
     for fmt in ("csv", "parquet", "jsonl"):
         data = to_bytes(table.reset_index(), fmt)
         back = {
