@@ -51,7 +51,9 @@ def export_table(
     ``source`` is where the label came from: human, accepted (a suggestion a
     person accepted), bulk (accepted in bulk), imported, or model (the model's
     prediction for an item nobody labeled, given in ``predictions`` with the
-    columns item_id, label, confidence). Items with neither have no label. ``picked`` says
+    columns item_id, label, confidence), resolved (a reviewer settled a dispute), or
+    disputed (annotators disagree and nobody resolved it yet: no label, never the model's
+    guess). Items with neither have no label. ``picked`` says
     why a person was asked about the item: ``random`` (a random sample of the items, such
     as the Label page's every fifth item), ``doubt`` (the model was unsure of it), or empty.
 
@@ -85,9 +87,12 @@ def export_table(
         rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["model_round"] = table["model_round"].astype("Int64")  # 43, not 43.0, in every format
+    # People labeled these and disagree: not unlabeled, and no guess of the model's hides it.
+    disputed = table["item_id"].isin(project.conflicts()).to_numpy()
+    table.loc[disputed, "source"] = "disputed"
     if predictions is not None:
         guess = predictions.set_index(ID).reindex(table["item_id"])
-        unlabeled = table["label"].isna().to_numpy()
+        unlabeled = table["label"].isna().to_numpy() & ~disputed
         table.loc[unlabeled, "label"] = guess["label"].to_numpy()[unlabeled]
         table.loc[unlabeled, "confidence"] = guess["confidence"].to_numpy()[unlabeled]
         table.loc[unlabeled & guess["label"].notna().to_numpy(), "source"] = "model"

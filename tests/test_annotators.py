@@ -348,3 +348,4 @@ def test_export_with_overlap_has_agreed_and_resolved_labels_only(project):
     table = export_table(project).set_index("item_id")
     assert table["label"].dropna().to_dict() == {"t0": "a", "t2": "b"}  # t1 is disputed
     assert table.loc["t2", "source"] == "resolved"
+    assert table.loc["t1", "source"] == "disputed"

@@ -50,10 +50,14 @@ def test_export_rows_carry_source_annotator_and_model_guess(store):
     assert pd.isna(table.loc["point-0002", "label"])  # the bulk accept was undone
     assert table.loc["point-0004", ["label", "source"]].tolist() == ["lower", "model"]
     assert len(table) == 1000
-    # A reviewer settling a dispute is a person's label too (it read 'None', as imports do).
+    # A dispute is neither unlabeled nor the model's to fill (it read as unlabeled).
     project.set_overlap(2)
     project.label("point-0005", "upper", annotator="ann")
     project.label("point-0005", "lower", annotator="bob")
+    disputed = export_table(project, predictions=guesses.assign(item_id="point-0005"))
+    row = disputed.set_index("item_id").loc["point-0005"]
+    assert pd.isna(row["label"]) and row["source"] == "disputed"
+    # A reviewer settling a dispute is a person's label too (it read 'None', as imports do).
     project.resolve("point-0005", "lower", annotator="rev")
     resolved = export_table(project).set_index("item_id").loc["point-0005"]
     assert resolved[["label", "source", "confidence"]].tolist() == [
