@@ -136,6 +136,7 @@ def test_export_page_offers_every_format_and_the_model(data_dir):
     preview = at.dataframe[1].value
     assert list(preview["item_id"][:2]) == ["point-0500", "point-0900"]  # labeled rows first
     assert set(preview["label"][2:]) == {"unlabeled"}
+    assert set(preview["picked"]) == {""}  # empty, as in the file, not "None"
     at.button(key="train").click().run()
     labels = [b.label for b in at.get("download_button")]
     assert labels == [
