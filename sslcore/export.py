@@ -87,6 +87,9 @@ def export_table(
         rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["model_round"] = table["model_round"].astype("Int64")  # 43, not 43.0, in every format
+    # Text columns stay text with no label at all (all empty, pandas makes them float, and
+    # pandas 3 refuses a string set into them: the Export page of a new project failed).
+    table = table.astype({c: object for c in ("label", "source", "picked", "annotator")})
     # People labeled these and disagree: not unlabeled, and no guess of the model's hides it.
     disputed = table["item_id"].isin(project.conflicts()).to_numpy()
     table.loc[disputed, "source"] = "disputed"

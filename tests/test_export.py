@@ -75,6 +75,15 @@ def test_export_rows_carry_source_annotator_and_model_guess(store):
         assert len(back) == 1000 and back.loc[0, "label"] == "upper"
 
 
+def test_a_project_with_no_label_yet_exports(store):
+    project = store.create_project("m", load_demo("moons"), import_labels=False,
+                                   class_names=["upper", "lower"])  # fmt: skip
+    assert export_table(project)["label"].isna().all()
+    guesses = pd.DataFrame({"item_id": ["point-0001"], "label": ["upper"], "confidence": [0.7]})
+    table = export_table(project, predictions=guesses).set_index("item_id")
+    assert table.loc["point-0001", ["label", "source"]].tolist() == ["upper", "model"]
+
+
 FORMULAS = ["=HYPERLINK(\"http://x.example\",\"y\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd",
             "-2+3", "\t=1+1", "\r=1+1"]  # fmt: skip
 
