@@ -25,7 +25,6 @@ counts = sources.value_counts().rename_axis("source").reset_index()
 st.dataframe(counts, hide_index=True)
 # The preview shows labeled rows first and says "unlabeled" where the file has an empty cell.
 preview = table.sort_values("label", key=lambda label: label.isna(), kind="stable").head(200)
-preview = preview.astype({"label": object, "source": object, "picked": object})
 preview = preview.fillna({"label": "unlabeled", "source": "", "picked": ""})
 st.caption(f"The first {len(preview):,} of {len(table):,} rows, labeled ones first.")
 st.dataframe(preview, hide_index=True)
