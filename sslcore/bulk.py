@@ -50,6 +50,9 @@ class BulkPlan:
     mean_confidence: float
     evidence: int
     """Held-out labels the calibration was learned from."""
+    reachable: float = float("nan")
+    """The highest precision bound any run of this class's most confident suggestions
+    reaches (nan without suggestions): a target at or below it qualifies some items."""
 
     @property
     def count(self) -> int:
@@ -118,9 +121,10 @@ def plan_bulk_accept(
         precision = np.cumsum(sampled, axis=0) / sizes[:, None]
         noise = np.sqrt(np.cumsum(q * (1 - q))) / sizes
         lower = np.quantile(precision, 1 - level, axis=1) - z * noise
+        reachable = float(lower.max())
         passing = np.flatnonzero(lower >= target_precision)
         if passing.size == 0:
-            plans.append(_empty(name, rows.size, calibrator))
+            plans.append(_empty(name, rows.size, calibrator, reachable))
             continue
         k = int(passing[-1]) + 1
         wrong = (1 - sampled[:k]).sum(axis=0)
@@ -130,12 +134,14 @@ def plan_bulk_accept(
                 tuple(str(i) for i in item_ids[rows[:k]]),
                 float((1 - q[:k]).sum()),
                 float(np.quantile(wrong, level) + z * np.sqrt((q[:k] * (1 - q[:k])).sum())),
-                float(lower[k - 1]), float(q[:k].mean()), calibrator.n_evidence_,
+                float(lower[k - 1]), float(q[:k].mean()), calibrator.n_evidence_, reachable,
             )
         )  # fmt: skip
     return plans
 
 
-def _empty(name: str, candidates: int, calibrator: Calibrator) -> BulkPlan:
+def _empty(
+    name: str, candidates: int, calibrator: Calibrator, reachable: float = float("nan")
+) -> BulkPlan:
     return BulkPlan(name, candidates, (), 0.0, 0.0, 1.0, float("nan"),
-                    getattr(calibrator, "n_evidence_", 0))  # fmt: skip
+                    getattr(calibrator, "n_evidence_", 0), reachable)  # fmt: skip

@@ -202,8 +202,8 @@ def _plan(at: AppTest):
 
 def _bounds_read_as_percent_or_dash(plan) -> None:
     """A class with nothing qualifying says so with a dash, not "None" (seen on SMS)."""
-    for row in plan.itertuples(index=False):
-        assert row[-1] == "–" if row.qualify == 0 else row[-1].endswith("%"), row
+    for qualify, bound in zip(plan["qualify"], plan["precision at least"], strict=True):
+        assert bound == "–" if qualify == 0 else bound.endswith("%"), (qualify, bound)
 
 
 def _bulk_button(at: AppTest):
@@ -230,6 +230,24 @@ def test_bulk_accept_and_its_undo(data_dir):
     assert set(reopened.events()["source"].iloc[-count:]) == {"bulk"}
     at.button(key="undo_bulk").click().run()
     assert len(Store(data_dir).open_project(project.id).labels()) == labeled
+
+
+def test_a_target_nothing_meets_offers_the_highest_one_something_does(data_dir):
+    project = _moons_with_labels(data_dir)
+    at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)
+    at.slider(key="bulk_target").set_value(99.9).run()
+    bulk_class = at.selectbox(key="bulk_class").value
+    assert _plan(at).set_index("class")["qualify"][bulk_class] == 0
+    assert _bulk_button(at).disabled
+    highest = float(_plan(at).set_index("class")["highest target met"][bulk_class].rstrip("%"))
+    offer = at.button(key="bulk_reachable")
+    offered = float(offer.label.removeprefix("Set the target to ").rstrip("%"))
+    # The table rounds to the nearest 0.1%, the offer down to the slider's 0.1 step.
+    assert highest - 0.1 - 1e-9 <= offered <= highest + 1e-9
+    offer.click().run()
+    assert at.slider(key="bulk_target").value == pytest.approx(offered)
+    count = int(_bulk_button(at).label.split()[1].replace(",", ""))
+    assert count > 0 and count == _plan(at).set_index("class")["qualify"][bulk_class]
 
 
 def test_bulk_button_key_follows_the_candidate_set(data_dir):

@@ -1,5 +1,6 @@
 """Review suggestions: accept or reject the model's pseudo-labels, alone or in bulk."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +13,7 @@ from studio.live import labeling_session
 from studio.state import require_annotator, require_project
 
 ALL = "(every class)"
+TARGET_MIN = 80.0
 
 project = require_project()
 require_annotator()
@@ -49,6 +51,20 @@ def accept(item_id: str, class_name: str, confidence: float) -> None:
 def reject(item_id: str, class_name: str, confidence: float) -> None:
     event = session.reject(item_id, class_name, confidence)
     decided(event, item_id, f"Rejected {class_name} for {item_id}: never suggested for it again.")
+
+
+def percent_or_dash(share: float) -> str:
+    return "–" if np.isnan(share) else f"{share:.1%}"
+
+
+def slider_step(share: float) -> float:
+    """``share`` in percent, rounded down to the target slider's 0.1 step (a target at the
+    rounded value still qualifies what the unrounded bound does)."""
+    return np.floor(1000 * share - 1e-9) / 10 if np.isfinite(share) else float("nan")
+
+
+def set_target(percent: float) -> None:
+    st.session_state["bulk_target"] = percent
 
 
 def undo_decision() -> None:
@@ -101,7 +117,7 @@ with suggestions:
 
     st.divider()
     st.subheader("Accept in bulk")
-    target = st.slider("Target precision", 80.0, 99.9, 100 * DEFAULT_TARGET_PRECISION, 0.1,
+    target = st.slider("Target precision", TARGET_MIN, 99.9, 100 * DEFAULT_TARGET_PRECISION, 0.1,
                        format="%.1f%%", key="bulk_target",
                        help="Per class, the most confident suggestions are taken while their "
                        "precision stays at or above this even in the pessimistic case (95% "
@@ -117,10 +133,10 @@ with suggestions:
     )
     plan_table = pd.DataFrame(
         [(p.class_name, p.candidates, p.count, p.expected_wrong, p.wrong_bound,
-          f"{p.precision_bound:.1%}" if p.count else "–") for p in plans
-         if p.class_name in classes],
+          f"{p.precision_bound:.1%}" if p.count else "–", percent_or_dash(p.reachable))
+         for p in plans if p.class_name in classes],
         columns=["class", "predicted", "qualify", "expected wrong", "at most wrong (95%)",
-                 "precision at least"],
+                 "precision at least", "highest target met"],
     )  # fmt: skip
     evidence = plans[0].evidence if plans else 0
     st.caption(f"At {target:.1%} target precision, per class (calibrated on {evidence:,} held-out "
@@ -135,6 +151,12 @@ with suggestions:
     if selected.empty:
         st.write(f"No suggestion of {md(bulk_class)} qualifies at {target:.1%}: label more "
                  "items (or lower the target) until the calibration has seen enough.")  # fmt: skip
+        reachable = slider_step(plan.reachable) if plan is not None else float("nan")
+        if reachable >= TARGET_MIN:
+            st.write(f"For now the most a bulk accept of {md(bulk_class)} can promise is "
+                     f"{reachable:.1f}%.")  # fmt: skip
+            st.button(f"Set the target to {reachable:.1f}%", on_click=set_target,
+                      args=(reachable,), key="bulk_reachable")  # fmt: skip
     else:
         st.write(f"{len(selected):,} unlabeled items predicted {md(bulk_class)} qualify: about "
                  f"{plan.expected_wrong:.1f} of them wrong, at most {plan.wrong_bound:.1f} "
