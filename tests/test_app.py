@@ -144,13 +144,15 @@ def test_export_page_offers_every_format_and_the_model(data_dir):
     ]  # fmt: skip
 
 
-def _labeled_moons(data_dir):
+def _labeled_moons(data_dir, first=None):
+    """Moons with four labels, those of class ``first`` (if given) before the others."""
     run_page("projects")  # the first start creates the demos
     project = Store(data_dir).open_project(DEMO_PREFIX + "moons")
     from sslcore.demos import load_demo
 
     truth = load_demo("moons").items.set_index("item_id")["label"]
-    for item_id in ["point-0000", "point-0001", "point-0002", "point-0003"]:
+    items = ["point-0000", "point-0001", "point-0002", "point-0003"]
+    for item_id in sorted(items, key=lambda item_id: truth[item_id] != first):
         project.label(item_id, truth[item_id], annotator="tester")
     return project
 
@@ -175,10 +177,10 @@ def test_review_accept_and_reject_write_events(data_dir):
     assert not (same_item and at.subheader[0].value.startswith(f"Suggested: {class_name} "))
 
 
-def _moons_with_labels(data_dir, every=25):
+def _moons_with_labels(data_dir, every=25, first=None):
     """Moons with every ``every``-th item labeled (40 by default): enough for a bulk accept
-    at 90% precision to qualify items."""
-    project = _labeled_moons(data_dir)
+    at 90% precision to qualify items; the first label is of class ``first`` if given."""
+    project = _labeled_moons(data_dir, first)
     from sslcore.demos import load_demo
 
     truth = load_demo("moons").items.set_index("item_id")["label"]
@@ -233,8 +235,9 @@ def test_bulk_accept_and_its_undo(data_dir):
 
 
 def test_a_target_nothing_meets_offers_the_highest_one_something_does(data_dir):
-    project = _moons_with_labels(data_dir)
+    project = _moons_with_labels(data_dir, first="upper")
     at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)
+    assert list(_plan(at)["class"]) == project.class_names()  # not the order labels came in
     at.slider(key="bulk_target").set_value(99.9).run()
     bulk_class = at.selectbox(key="bulk_class").value
     assert _plan(at).set_index("class")["qualify"][bulk_class] == 0

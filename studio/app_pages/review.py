@@ -131,10 +131,12 @@ with suggestions:
         (live.last_event_id, id(tuning), target),
         lambda: bulk_plans(live.engine, target),
     )
+    by_class = {p.class_name: p for p in plans}
+    in_order = [by_class[c] for c in classes if c in by_class]  # the project's order
     plan_table = pd.DataFrame(
         [(p.class_name, p.candidates, p.count, p.expected_wrong, p.wrong_bound,
           f"{p.precision_bound:.1%}" if p.count else "–", percent_or_dash(p.reachable))
-         for p in plans if p.class_name in classes],
+         for p in in_order],
         columns=["class", "predicted", "qualify", "expected wrong", "at most wrong (95%)",
                  "precision at least", "highest target met"],
     )  # fmt: skip
@@ -147,7 +149,7 @@ with suggestions:
     )  # fmt: skip
     bulk_class = st.selectbox("Accept the class", classes, key="bulk_class")
     selected = bulk_candidates(live.engine, bulk_class, target)
-    plan = next((p for p in plans if p.class_name == bulk_class), None)
+    plan = by_class.get(bulk_class)
     if selected.empty:
         st.write(f"No suggestion of {md(bulk_class)} qualifies at {target:.1%}: label more "
                  "items (or lower the target) until the calibration has seen enough.")  # fmt: skip
