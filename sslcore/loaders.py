@@ -196,7 +196,7 @@ def _read_delimited(text: str, name: str, *, tab: bool) -> pd.DataFrame:
     dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:  # pandas would silently rename the second one 'x.1'
         raise DataError(f"{name}: the column name(s) {dupes} appear more than once; rename them.")
-    lines = _record_lines(text, delimiter, quoting)
+    lines = _record_lines(text, delimiter, quoting, name)
     if len(lines) == len(table):
         table.attrs[LINES] = lines
     return table
@@ -206,19 +206,37 @@ LINES = "lines"
 """``table.attrs`` key: the line (as an editor counts, header = 1) each row starts on."""
 
 
-def _record_lines(text: str, delimiter: str, quoting: int) -> list[int]:
-    """The line each data record starts on; a quoted value may span several lines."""
+def _record_lines(text: str, delimiter: str, quoting: int, name: str) -> list[int]:
+    """The line each data record starts on; a quoted value may span several lines.
+
+    Refuses a quote left open on one line that a quote on a later line closes, text
+    following it (``1,"hello`` ... ``3,"x``): pandas reads every line between as one value
+    and the file would import as one mangled item.
+    """
     previous = csv.field_size_limit(sys.maxsize)
     try:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
-        next(reader, None)
-        starts, end = [], reader.line_num
-        for row in reader:
-            if row:  # pandas skips blank lines too
-                starts.append(end + 1)
-            end = reader.line_num
-        return starts
-    except csv.Error:
+        # Strict first, to find the quote; lenient where strict stops at text after a
+        # closing quote on the same line ("a" b), which pandas reads as pandas does.
+        for strict in (True, False):
+            reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting,
+                                strict=strict)  # fmt: skip
+            starts, end = [], 0
+            try:
+                next(reader, None)
+                end = reader.line_num
+                for row in reader:
+                    if row:  # pandas skips blank lines too
+                        starts.append(end + 1)
+                    end = reader.line_num
+                return starts
+            except csv.Error:
+                if strict and quoting != csv.QUOTE_NONE and reader.line_num > end + 1:
+                    raise DataError(
+                        f"{name}: the quote opening a value on line {end + 1} is closed only "
+                        f"on line {reader.line_num}, so lines {end + 1}-{reader.line_num} would "
+                        f"read as one value. Close the quote on line {end + 1}, or write a "
+                        f'quote inside a quoted value as two ("").'
+                    ) from None
         return []
     finally:
         csv.field_size_limit(previous)

@@ -126,6 +126,22 @@ def test_unclosed_quote_is_a_parse_error_with_advice(tmp_path):
         read_table(path)
 
 
+def test_a_quote_left_open_until_a_later_line_is_refused_naming_both_lines(tmp_path):
+    # pandas reads lines 2-4 as one value: the file would import as one mangled item.
+    text = 'id,text,label\n1,"hello there,ham\n2,ok,ham\n3,"unterminated\n'
+    path = write(tmp_path / "t.csv", text)
+    with pytest.raises(DataError, match=r"t\.csv: the quote opening a value on line 2 is closed "
+                       r"only on line 4, so lines 2-4 would read as one value"):  # fmt: skip
+        read_table(path)
+
+
+def test_text_after_a_closing_quote_on_the_same_line_reads_as_before(tmp_path):
+    path = write(tmp_path / "t.csv", 'id,text\n1,"spaced" \n2,x\n')
+    table = read_table(path)
+    assert list(table["text"]) == ["spaced ", "x"]
+    assert table.attrs["lines"] == [2, 3]
+
+
 # Picking columns --------------------------------------------------------------
 
 
