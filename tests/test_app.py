@@ -304,6 +304,12 @@ def test_likely_mistakes_show_the_evidence(data_dir):
     project.label(wrong, other, annotator="tester")
     at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)
     assert not at.exception
+    assert not [t for t in at.text if t.value.startswith("Labeled ")]  # only the open tab is built
+    assert {"accept", "reject"} <= {b.label.lower() for b in at.button}
+    at.session_state["review_tab"] = "Likely mistakes"
+    at.run()
+    # No Accept / Reject (keys A and X) while their suggestion is hidden.
+    assert not {"accept", "reject"} & {b.label.lower() for b in at.button}
     evidence = [t.value for t in at.text if t.value.startswith(f"Labeled {other}.")]
     assert evidence and f"the model says {truth[wrong]}" in evidence[0]
     assert any(b.key == f"fix-{wrong}" for b in at.button)
