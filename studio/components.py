@@ -69,6 +69,17 @@ def md(value) -> str:
     return _AUTOLINK.sub(WORD_JOINER, escaped)
 
 
+KEY_GUARD = """<script>
+if (!window.sslabelKeyGuard) {
+  window.sslabelKeyGuard = true;
+  window.addEventListener("keydown", (event) => {
+    const area = document.querySelector("AREA");
+    if (area && getComputedStyle(area).visibility === "hidden") event.stopImmediatePropagation();
+  }, true);
+}
+</script>"""
+
+
 class ItemArea:
     """Two places for what belongs to one item (its content, its buttons); the item's
     elements go in one of them, and whatever was shown before goes at once.
@@ -82,10 +93,25 @@ class ItemArea:
     place in one go reach the browser as the container alone, so the same item
     redrawn keeps its elements without a flicker.) Create the area before anything
     slow in the run, so an old item never waits on screen under a new title.
+
+    ``complete_with`` names (by key prefix) the element drawn last for an item, such as
+    its Skip button: until that element is in the page the area stays hidden. The
+    browser draws an item's elements as they arrive, and a key pressed on seeing the
+    item before its buttons were there did nothing (3 of 20 presses made the moment a
+    new digit's caption showed, the buttons for its class not yet drawn).
     """
 
-    def __init__(self, key: str):
+    def __init__(self, key: str, *, complete_with: str | None = None):
         self.key = key
+        if complete_with:
+            st.html(f"<style>.st-key-{key}:not(:has([class*='st-key-{complete_with}'])) "
+                    "{ visibility: hidden; }</style>")  # fmt: skip
+            # And no key acts while it is hidden: some of the new item's buttons may be in
+            # the page already, and a press then would label an item nobody has seen.
+            # (Streamlit's shortcuts listen on the document; this runs before them.)
+            with st.sidebar:
+                st.html(KEY_GUARD.replace("AREA", f".st-key-{key}"),
+                        unsafe_allow_javascript=True)  # fmt: skip
         self._places = [st.empty(), st.empty()]
 
     def container(self, identity) -> DeltaGenerator:

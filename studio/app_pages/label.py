@@ -15,7 +15,7 @@ st.title(f"Label · {md(project.name)}")
 # Every place on the page is laid out before anything that may wait (a build starting):
 # what the previous run showed (another project's item, after a switch) goes at once.
 building, progress = st.empty(), st.empty()
-area = ItemArea("label-item")
+area = ItemArea("label-item", complete_with="skip-")  # Skip is drawn last for each item
 session = early_labeling_session(project, strategy_picker())
 live = session.live
 dataset = project.dataset()
