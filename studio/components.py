@@ -80,6 +80,15 @@ if (!window.sslabelKeyGuard) {
 </script>"""
 
 
+def release_focus(reason: str) -> None:
+    """Take the keyboard focus off whatever holds it (a picker in the sidebar keeps it
+    after a choice, and the label keys would type into it); ``reason`` tells one call
+    from the next, so the script runs again."""
+    with st.sidebar:
+        st.html(f"<script>/* {reason} */ document.activeElement?.blur();</script>",
+                unsafe_allow_javascript=True)  # fmt: skip
+
+
 class ItemArea:
     """Two places for what belongs to one item (its content, its buttons); the item's
     elements go in one of them, and whatever was shown before goes at once.

@@ -221,6 +221,31 @@ def test_a_key_pressed_the_moment_an_item_shows_labels_it(server, page):
     assert labels == {item: truth[item] for item in pressed}
 
 
+def test_label_keys_work_right_after_picking_another_project(server, page):
+    """The sidebar's project picker kept the keyboard after a choice: "1" typed into it."""
+    from urllib.parse import quote
+
+    from sslcore.demos import create_demo_project
+
+    url, data_dir = server
+    first, second = (create_demo_project(Store(data_dir), "moons", f"switch {n}") for n in "ab")
+    page.goto(f"{url}/?project={quote(first.name)}")
+    sign_in(page, "switch-tester")
+    page.locator(".st-key-label-item").get_by_role("button", name="Skip").wait_for(timeout=90_000)
+    page.get_by_role("combobox", name="Project").click()
+    page.get_by_role("option", name=second.name).click()
+    page.get_by_text(f"Label · {second.name}").wait_for(timeout=60_000)
+    area = page.locator(".st-key-label-item")
+    area.get_by_role("button", name="Skip").wait_for(timeout=90_000)
+    wait_idle(page)
+    shown = area.locator("[data-testid=stCaptionContainer]").first.inner_text()
+    page.keyboard.press("1")
+    page.get_by_text(shown, exact=True).wait_for(state="detached", timeout=30_000)
+    assert Store(data_dir).open_project(second.name).labels() == {
+        shown.removeprefix("Item "): second.class_names()[0]
+    }
+
+
 def test_projects_page_and_a_bad_upload(server, page, tmp_path):
     url, _ = server
     page.goto(f"{url}/projects")

@@ -5,7 +5,7 @@ import streamlit as st
 from sslcore.keys import class_keys
 from sslcore.session import describe_events
 from studio.charts import mini_map
-from studio.components import ItemArea, md, show_item, strategy_picker
+from studio.components import ItemArea, md, release_focus, show_item, strategy_picker
 from studio.live import build_progress, early_labeling_session
 from studio.state import require_annotator, require_project
 
@@ -21,6 +21,10 @@ live = session.live
 dataset = project.dataset()
 classes = project.classes()
 NOTE = f"label-note-{project.id}"  # a note belongs to its project, never shown on another
+if st.session_state.get("label-project") != project.id:
+    # Just picked in the sidebar, the picker still has the keyboard: "1" would type there.
+    st.session_state["label-project"] = project.id
+    release_focus(f"project {project.id}")
 
 
 def give_label(item_id: str, class_name: str) -> None:
