@@ -1,5 +1,6 @@
 """The studio's pages driven by Streamlit's AppTest, with the store in a temp dir."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -219,6 +220,9 @@ def test_bulk_accept_and_its_undo(data_dir):
     assert at.slider(key="bulk_target").value == pytest.approx(98.0)
     assert list(_plan(at).columns[:3]) == ["class", "predicted", "qualify"]
     _bounds_read_as_percent_or_dash(_plan(at))
+    said = next(c.value for c in at.caption if "Calibrated on" in c.value)
+    evidence, given = map(int, re.search(r"Calibrated on (\d+) of the (\d+) labels", said).groups())
+    assert given == labeled and 0 < evidence <= given
     at.slider(key="bulk_target").set_value(90.0).run()
     button = _bulk_button(at)
     count = int(button.label.split()[1].replace(",", ""))

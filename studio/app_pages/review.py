@@ -149,9 +149,14 @@ if suggestions.open:
                      "precision at least", "highest target met"],
         )  # fmt: skip
         evidence = plans[0].evidence if plans else 0
-        st.caption(f"At {target:.1%} target precision, per class (calibrated on {evidence:,} "
-                   "held-out labels people gave; accepted items never count as "
-                   "evidence):")  # fmt: skip
+        given = int(live.engine.label_set().held.sum())
+        why = ""
+        if evidence < given:
+            why = ("; a label whose class has no other label, or given since the calibration "
+                   "was learned, does not count yet")  # fmt: skip
+        st.caption(f"At {target:.1%} target precision, per class. Calibrated on {evidence:,} "
+                   f"of the {given:,} labels people gave, each predicted by a model fitted "
+                   f"without it{why}; accepted items never count:")  # fmt: skip
         st.dataframe(
             plan_table.style.format({"expected wrong": "{:.1f}", "at most wrong (95%)": "{:.1f}"}),
             hide_index=True,
