@@ -80,6 +80,17 @@ if (!window.sslabelKeyGuard) {
 </script>"""
 
 
+def items(count: int) -> str:
+    """``count`` items, in words.
+
+    Examples
+    --------
+    >>> items(1), items(1234)
+    ('1 item', '1,234 items')
+    """
+    return f"{count:,} item" if count == 1 else f"{count:,} items"
+
+
 def release_focus(reason: str) -> None:
     """Take the keyboard focus off whatever holds it (a picker in the sidebar keeps it
     after a choice, and the label keys would type into it); ``reason`` tells one call

@@ -421,7 +421,7 @@ def test_review_accept_reject_and_bulk_accept(server, page):
     assert len(project.rejections()) == 1
     wait_idle(page)
     labeled = len(project.labels())
-    bulk = page.get_by_role("button", name=re.compile(r"^Accept [\d,]+ as "))
+    bulk = page.get_by_role("button", name=re.compile(r"^Accept [\d,]+ items? as "))
     thumb = page.get_by_role("slider", name="Target precision")
     # The model selection runs in the background and is used from the next rerun on: move
     # the target to its lowest (80%) and back until the calibrated plan lets items qualify.
@@ -434,7 +434,8 @@ def test_review_accept_reject_and_bulk_accept(server, page):
         wait_idle(page)
         page.keyboard.press("Home")
         wait_idle(page)
-        count = int(re.search(r"Accept ([\d,]+) as", bulk.inner_text()).group(1).replace(",", ""))
+        said = re.search(r"Accept ([\d,]+) items? as", bulk.inner_text())
+        count = int(said.group(1).replace(",", ""))
         if count or time.monotonic() > deadline:
             break
         time.sleep(2)
@@ -497,7 +498,7 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0)]:
         page.mouse.move(x, y, steps=8)
     page.mouse.up()
-    heading = page.get_by_text(re.compile(r"^[\d,]+ items selected$"))
+    heading = page.get_by_text(re.compile(r"^[\d,]+ items? selected$"))
     heading.wait_for(timeout=30_000)
     selected = int(heading.inner_text().split()[0].replace(",", ""))
     assert selected > 0
@@ -506,7 +507,7 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     assert preset == wanted
     labeled_before = set(project.labels())
     page.get_by_role("button", name=re.compile(rf"^Label [\d,]+ items as {preset}$")).click()
-    page.get_by_text(re.compile(r"^Labeled a batch of [\d,]+ labels as ")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"^Labeled [\d,]+ items as ")).wait_for(timeout=30_000)
     wait_idle(page)
     batch = project.events().iloc[-selected:]
     assert set(batch["source"]) == {"human"} and batch["batch_id"].nunique() == 1

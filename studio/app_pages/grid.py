@@ -12,7 +12,7 @@ from sslcore.grid import (
 )
 from sslcore.keys import class_keys
 from sslcore.session import describe_events
-from studio.components import item_area, md, show_item
+from studio.components import item_area, items, md, show_item
 from studio.live import labeling_session
 from studio.state import require_annotator, require_project
 
@@ -75,7 +75,7 @@ def done_with(shown) -> None:
 def label_rest(shown: tuple[str, ...], odd: tuple[str, ...], class_name: str) -> None:
     _, count = session.label_grid(shown, odd, class_name)
     st.session_state[NOTE] = (
-        f"Labeled {count:,} items as {class_name}; left out {len(odd):,}. U undoes them at once."
+        f"Labeled {items(count)} as {class_name}; left out {len(odd):,}. U undoes them at once."
     )
     done_with(shown)
 
@@ -141,7 +141,7 @@ with item_area("grid-area", (project.id, grid.item_ids)):
         key=f"grid-target-{project.id}-{hash(shown)}",
     )
     go_col.button(
-        f"Label {rest:,} items" + (f" as {md(target)}" if target else ""),
+        f"Label {items(rest)}" + (f" as {md(target)}" if target else ""),
         key=f"grid-label-{project.id}-{hash(shown)}",
         type="primary",
         shortcut="Enter",

@@ -4,9 +4,9 @@ import numpy as np
 import streamlit as st
 
 from sslcore.projection import decision_field
-from sslcore.session import OWN_LAYOUT, describe_events, most_predicted
+from sslcore.session import OWN_LAYOUT, most_predicted
 from studio.charts import COLOR_BY, hover_texts, map_figure
-from studio.components import md, show_item
+from studio.components import items, md, show_item
 from studio.live import labeling_session
 from studio.state import require_annotator, require_project
 
@@ -26,8 +26,9 @@ NOTE = f"map-note-{project.id}"
 def label_selection(item_ids: list[str], class_name: str) -> None:
     # A callback runs before the page is drawn, so the map already shows these labels.
     session.label_selection(item_ids, class_name)
-    what = describe_events(session.last_action(), project.class_names_by_id())
-    st.session_state[NOTE] = f"Labeled {what}. U on the Label page undoes them all at once."
+    count = len(session.last_action())
+    st.session_state[NOTE] = (f"Labeled {items(count)} as {class_name}. U on the Label page "
+                              "undoes them all at once.")  # fmt: skip
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -85,7 +86,7 @@ selected = [str(p["customdata"]) for p in event.selection.points if p.get("custo
 if not selected:
     st.stop()
 
-st.subheader(f"{len(selected):,} items selected")
+st.subheader(f"{items(len(selected))} selected")
 for start in range(0, min(THUMBNAILS, len(selected)), 6):
     row = selected[start : min(start + 6, THUMBNAILS)]
     for column, item_id in zip(st.columns(6), row, strict=False):
@@ -110,7 +111,7 @@ target = label_col.selectbox(
     ),
 )
 button_col.button(
-    f"Label {len(selected):,} items" + (f" as {md(target)}" if target else ""),
+    f"Label {items(len(selected))}" + (f" as {md(target)}" if target else ""),
     type="primary",
     key="lasso_label",
     disabled=target is None,
@@ -119,4 +120,4 @@ button_col.button(
 )
 if queue_col.button("Queue for labeling", key="lasso_queue"):
     session.enqueue(selected)
-    st.success(f"{len(selected):,} items will come first on the Label page.")
+    st.success(f"{items(len(selected))} will come first on the Label page.")

@@ -8,7 +8,7 @@ from sslcore.bulk import DEFAULT_TARGET_PRECISION
 from sslcore.review import likely_mistakes, pseudo_labels
 from sslcore.session import bulk_candidates, bulk_plans, candidates_digest, describe_events
 from studio.charts import mini_map
-from studio.components import cached_for, md, show_item
+from studio.components import cached_for, items, md, show_item
 from studio.live import labeling_session
 from studio.state import require_annotator, require_project
 
@@ -185,9 +185,9 @@ if suggestions.open:
         # The key holds a hash of the set shown: a click that reaches the server after the set
         # changed belongs to a button that no longer exists, and is dropped.
         digest = candidates_digest(selected)
-        st.button(f"Accept {len(selected):,} as {md(bulk_class)}", on_click=session.bulk_accept,
-                  args=(selected,), kwargs={"digest": digest}, disabled=selected.empty,
-                  key=f"bulk_accept-{digest}")  # fmt: skip
+        st.button(f"Accept {items(len(selected))} as {md(bulk_class)}",
+                  on_click=session.bulk_accept, args=(selected,), kwargs={"digest": digest},
+                  disabled=selected.empty, key=f"bulk_accept-{digest}")  # fmt: skip
         if session.last_bulk is not None:
             st.info(f"Accepted {session.last_bulk.count:,} items in bulk. They count as half a "
                     "label each and never as calibration evidence.")  # fmt: skip
