@@ -93,6 +93,22 @@ def build_progress(project: Project) -> None:
     st.progress(job.tracker.fraction, text=f"Preparing the model: {describe_wait(job.tracker)}")
 
 
+def tuning_notice(live: ProjectEngine, text: str) -> None:
+    """``text`` while a model selection runs in the background, and the page reruns when it
+    is done, so what it shows (suggestions, confidences, bounds) is the new model's. After
+    a restart the first selection takes seconds, and meanwhile the Review page showed other
+    suggestions and confidences with nothing saying why."""
+    if live.tuning_job is not None and not live.tuning_job.done:
+        _tuning_notice(live, text)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _tuning_notice(live: ProjectEngine, text: str) -> None:
+    if live.tuning_job is None or live.tuning_job.done:
+        st.rerun()
+    st.caption(text)
+
+
 def _session(project: Project, live: ProjectEngine | None, strategy: str | None):
     key = f"labeling-session-{project.id}"
     session = st.session_state.get(key)

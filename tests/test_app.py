@@ -257,6 +257,27 @@ def test_a_target_nothing_meets_offers_the_highest_one_something_does(data_dir):
     assert count > 0 and count == _plan(at).set_index("class")["qualify"][bulk_class]
 
 
+def test_review_says_while_the_model_is_chosen_again(data_dir, monkeypatch):
+    import threading
+
+    from sslcore.selection import Tuner
+
+    gate, tune = threading.Event(), Tuner.tune
+
+    def held_back(self, *args, **kwargs):
+        gate.wait(60)
+        return tune(self, *args, **kwargs)
+
+    monkeypatch.setattr(Tuner, "tune", held_back)
+    project = _moons_with_labels(data_dir)
+    at = run_page("review", DEMO_PREFIX + "moons")
+    notice = "Choosing the model again for the labels given since"
+    assert any(c.value.startswith(notice) for c in at.caption)
+    gate.set()
+    at = _tuned(at, data_dir, project)
+    assert not any(c.value.startswith(notice) for c in at.caption)
+
+
 def test_bulk_button_key_follows_the_candidate_set(data_dir):
     project = _moons_with_labels(data_dir)
     at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)

@@ -17,7 +17,7 @@ from sslcore.insights import (
 from sslcore.progress import describe_wait
 from studio.agreement_view import draw_agreement
 from studio.components import cached_for, md
-from studio.live import project_engine
+from studio.live import project_engine, tuning_notice
 from studio.state import require_project
 
 CURVE_KEY = "learning-curve"
@@ -133,8 +133,9 @@ else:
                                      "log_loss": "{:.3f}", "seconds": "{:.2f}"}),
         hide_index=True,
     )  # fmt: skip
-if live.tuning_job is not None and not live.tuning_job.done:
-    st.caption("Choosing again for the labels given since; the result is used when it is ready.")
+tuning_notice(
+    live, "Choosing again for the labels given since; the result is used when it is ready."
+)
 features_job = live.representations_job
 if features_job is not None and not features_job.done:
     st.caption(f"Also computing features the model may be chosen on "

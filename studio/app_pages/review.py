@@ -9,7 +9,7 @@ from sslcore.review import likely_mistakes, pseudo_labels
 from sslcore.session import bulk_candidates, bulk_plans, candidates_digest, describe_events
 from studio.charts import mini_map
 from studio.components import cached_for, items, md, show_item
-from studio.live import labeling_session
+from studio.live import labeling_session, tuning_notice
 from studio.state import require_annotator, require_project
 
 ALL = "(every class)"
@@ -74,6 +74,11 @@ def undo_decision() -> None:
 
 classes = [c for c in project.class_names() if c in predictions.classes]  # the project's order
 chosen_class = st.sidebar.selectbox("Suggestions for", [ALL, *classes], key="review_class")
+tuning_notice(
+    live,
+    "Choosing the model again for the labels given since: the suggestions, "
+    "confidences and bounds below change when it is ready.",
+)
 # Tabs that track which is open, and only the open one is built: A, X and U must act on
 # the suggestion on screen, never on one in a hidden tab (a fresh-eyes walk pressed X on
 # Likely mistakes and rejected the suggestion it could not see).
@@ -131,9 +136,6 @@ if suggestions.open:
                            "sure), given how few labels the calibration has seen.")  # fmt: skip
         target /= 100
         tuning = live.tuning
-        if live.tuning_job is not None and not live.tuning_job.done:
-            st.caption("The calibration is being brought up to the labels given since it was "
-                       "learned; the figures below change when it is ready.")  # fmt: skip
         plans = cached_for(
             f"bulk-plans-{project.id}",
             (live.last_event_id, id(tuning), target),
