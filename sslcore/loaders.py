@@ -230,7 +230,7 @@ def _record_lines(text: str, delimiter: str, quoting: int, name: str) -> list[in
                     end = reader.line_num
                 return starts
             except csv.Error:
-                if strict and quoting != csv.QUOTE_NONE and reader.line_num > end + 1:
+                if strict and _reopens(text, reader.line_num, end + 1, delimiter, quoting):
                     raise DataError(
                         f"{name}: the quote opening a value on line {end + 1} is closed only "
                         f"on line {reader.line_num}, so lines {end + 1}-{reader.line_num} would "
@@ -242,8 +242,22 @@ def _record_lines(text: str, delimiter: str, quoting: int, name: str) -> list[in
         csv.field_size_limit(previous)
 
 
+def _reopens(text: str, line: int, start: int, delimiter: str, quoting: int) -> bool:
+    """Whether strict reading stopped, on ``line``, at a quote that closes a value opened on
+    an earlier line (``start``) though it stands where a value opens: first on its line or
+    right after a delimiter (``3,"x``). A value closed by a quote after text (``world" ,``)
+    is a multi-line value with stray text, which pandas reads as before."""
+    if quoting == csv.QUOTE_NONE or line <= start:
+        return False
+    row = text.split("\n")[line - 1]
+    at = 0
+    while (at := row.find('"', at)) != -1 and row[at + 1 : at + 2] == '"':
+        at += 2  # a doubled quote inside the value
+    return at == 0 or (at > 0 and row[at - 1] == delimiter)
+
+
 def _header(text: str, delimiter: str) -> list[str]:
-    line = text.split("\n", 1)[0]
+    line = text.splitlines()[0] if text else ""  # \r alone ends a line too (old Mac files)
     previous = csv.field_size_limit(sys.maxsize)
     try:
         return next(csv.reader(io.StringIO(line), delimiter=delimiter), [])

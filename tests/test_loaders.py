@@ -135,11 +135,20 @@ def test_a_quote_left_open_until_a_later_line_is_refused_naming_both_lines(tmp_p
         read_table(path)
 
 
-def test_text_after_a_closing_quote_on_the_same_line_reads_as_before(tmp_path):
-    path = write(tmp_path / "t.csv", 'id,text\n1,"spaced" \n2,x\n')
-    table = read_table(path)
-    assert list(table["text"]) == ["spaced ", "x"]
-    assert table.attrs["lines"] == [2, 3]
+def test_text_after_a_closing_quote_reads_as_before(tmp_path):
+    same_line = read_table(write(tmp_path / "a.csv", 'id,text\n1,"spaced" \n2,x\n'))
+    assert list(same_line["text"]) == ["spaced ", "x"]
+    assert same_line.attrs["lines"] == [2, 3]
+    # A value spanning lines on purpose, text after its closing quote.
+    spanning = read_table(write(tmp_path / "b.csv", 'id,text\n1,"two\nlines" \n2,x\n'))
+    assert list(spanning["text"]) == ["two\nlines ", "x"]
+    assert spanning.attrs["lines"] == [2, 4]
+
+
+def test_a_file_whose_lines_end_in_a_carriage_return_alone_reads(tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"id,text\r1,a\r2,b\r")
+    assert list(read_table(path)["text"]) == ["a", "b"]
 
 
 # Picking columns --------------------------------------------------------------
