@@ -278,6 +278,19 @@ def test_review_says_while_the_model_is_chosen_again(data_dir, monkeypatch):
     assert not any(c.value.startswith(notice) for c in at.caption)
 
 
+def test_the_bulk_target_and_class_stay_while_likely_mistakes_is_open(data_dir):
+    project = _moons_with_labels(data_dir)
+    at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)
+    at.slider(key="bulk_target").set_value(90.0).run()
+    at.selectbox(key="bulk_class").set_value("upper").run()
+    at.session_state["review_tab"] = "Likely mistakes"
+    at.run()
+    at.session_state["review_tab"] = "Suggestions"
+    at.run()
+    assert at.slider(key="bulk_target").value == pytest.approx(90.0)
+    assert at.selectbox(key="bulk_class").value == "upper"
+
+
 def test_bulk_button_key_follows_the_candidate_set(data_dir):
     project = _moons_with_labels(data_dir)
     at = _tuned(run_page("review", DEMO_PREFIX + "moons"), data_dir, project)

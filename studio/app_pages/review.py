@@ -129,8 +129,10 @@ if suggestions.open:
 
         st.divider()
         st.subheader("Accept in bulk")
+        # persist_state: the target and the class below are kept while Likely mistakes is
+        # open (a widget not drawn in a run loses its value).
         target = st.slider("Target precision", TARGET_MIN, 99.9, 100 * DEFAULT_TARGET_PRECISION,
-                           0.1, format="%.1f%%", key="bulk_target",
+                           0.1, format="%.1f%%", key="bulk_target", persist_state="page",
                            help="Per class, the most confident suggestions are taken while their "
                            "precision stays at or above this even in the pessimistic case (95% "
                            "sure), given how few labels the calibration has seen.")  # fmt: skip
@@ -163,7 +165,8 @@ if suggestions.open:
             plan_table.style.format({"expected wrong": "{:.1f}", "at most wrong (95%)": "{:.1f}"}),
             hide_index=True,
         )  # fmt: skip
-        bulk_class = st.selectbox("Accept the class", classes, key="bulk_class")
+        bulk_class = st.selectbox("Accept the class", classes, key="bulk_class",
+                                  persist_state="page")  # fmt: skip
         selected = bulk_candidates(live.engine, bulk_class, target)
         plan = by_class.get(bulk_class)
         if selected.empty:
