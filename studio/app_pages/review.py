@@ -109,11 +109,15 @@ if suggestions.open:
                        "confident")  # fmt: skip
             show(top["item_id"])
             args = (top["item_id"], top["class"], float(top["confidence"]))
+            # Keyed by the suggestion: a press that reaches the server after the page moved
+            # on to another (a label elsewhere, the model chosen again) belongs to a button
+            # that no longer exists, and is dropped.
+            shown = f"{project.id}-{top['item_id']}-{top['class']}"
             left, right, _ = st.columns([1, 1, 3])
             left.button("Accept", on_click=accept, args=args, shortcut="A", type="primary",
-                        use_container_width=True)  # fmt: skip
+                        use_container_width=True, key=f"accept-{shown}")  # fmt: skip
             right.button("Reject", on_click=reject, args=args, shortcut="X",
-                         use_container_width=True)  # fmt: skip
+                         use_container_width=True, key=f"reject-{shown}")  # fmt: skip
             st.caption("Confidence is the estimated probability that the suggestion is right, "
                        "learned from how often the model, fitted without them, predicts the labels "
                        "people gave.")  # fmt: skip
