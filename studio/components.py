@@ -70,14 +70,22 @@ def md(value) -> str:
 
 
 KEY_GUARD = """<script>
+(window.sslabelHiddenAreas ||= new Set()).add("AREA");
 if (!window.sslabelKeyGuard) {
   window.sslabelKeyGuard = true;
   window.addEventListener("keydown", (event) => {
-    const area = document.querySelector("AREA");
-    if (area && getComputedStyle(area).visibility === "hidden") event.stopImmediatePropagation();
+    for (const selector of window.sslabelHiddenAreas) {
+      const area = document.querySelector(selector);
+      if (area && getComputedStyle(area).visibility === "hidden") {
+        event.stopImmediatePropagation();
+        return;
+      }
+    }
   }, true);
 }
 </script>"""
+"""Stops key presses while an :class:`ItemArea` is hidden; installed once per page, for
+every area that asks."""
 
 
 def items(count: int) -> str:
@@ -124,8 +132,11 @@ class ItemArea:
     def __init__(self, key: str, *, complete_with: str | None = None):
         self.key = key
         if complete_with:
-            st.html(f"<style>.st-key-{key}:not(:has([class*='st-key-{complete_with}'])) "
-                    "{ visibility: hidden; }</style>")  # fmt: skip
+            # Shown at once if the item's drawing failed: the error must be seen, and the
+            # keys must not stay stopped.
+            st.html(f"<style>.st-key-{key}:not(:has([class*='st-key-{complete_with}']))"
+                    ":not(:has([data-testid=stException])) { visibility: hidden; }"
+                    "</style>")  # fmt: skip
             # And no key acts while it is hidden: some of the new item's buttons may be in
             # the page already, and a press then would label an item nobody has seen.
             # (Streamlit's shortcuts listen on the document; this runs before them.)

@@ -16,15 +16,15 @@ st.title(f"Label · {md(project.name)}")
 # what the previous run showed (another project's item, after a switch) goes at once.
 building, progress = st.empty(), st.empty()
 area = ItemArea("label-item", complete_with="skip-")  # Skip is drawn last for each item
+if st.session_state.get("label-project") != project.id:
+    # Just picked in the sidebar, the picker still has the keyboard: "1" would type there.
+    st.session_state["label-project"] = project.id
+    release_focus(f"project {project.id}")
 session = early_labeling_session(project, strategy_picker())
 live = session.live
 dataset = project.dataset()
 classes = project.classes()
 NOTE = f"label-note-{project.id}"  # a note belongs to its project, never shown on another
-if st.session_state.get("label-project") != project.id:
-    # Just picked in the sidebar, the picker still has the keyboard: "1" would type there.
-    st.session_state["label-project"] = project.id
-    release_focus(f"project {project.id}")
 
 
 def give_label(item_id: str, class_name: str) -> None:
