@@ -121,7 +121,7 @@ def plan_bulk_accept(
         precision = np.cumsum(sampled, axis=0) / sizes[:, None]
         noise = np.sqrt(np.cumsum(q * (1 - q))) / sizes
         lower = np.quantile(precision, 1 - level, axis=1) - z * noise
-        reachable = float(lower.max())
+        reachable = max(float(lower.max()), 0.0)  # a bound below 0 says no more than 0
         passing = np.flatnonzero(lower >= target_precision)
         if passing.size == 0:
             plans.append(_empty(name, rows.size, calibrator, reachable))

@@ -243,7 +243,8 @@ def test_bulk_accept_and_its_undo(data_dir):
     assert list(_plan(at).columns[:3]) == ["class", "predicted", "qualify"]
     _bounds_read_as_percent_or_dash(_plan(at))
     said = next(c.value for c in at.caption if "Calibrated on" in c.value)
-    evidence, given = map(int, re.search(r"Calibrated on (\d+) of the (\d+) labels", said).groups())
+    counts = re.search(r"Calibrated on (\d+) labels people gave \((\d+) now\)", said)
+    evidence, given = map(int, counts.groups())
     assert given == labeled and 0 < evidence <= given
     at.slider(key="bulk_target").set_value(90.0).run()
     button = _bulk_button(at)
@@ -279,12 +280,13 @@ def test_a_target_nothing_meets_offers_the_highest_one_something_does(data_dir):
     assert count > 0 and count == _plan(at).set_index("class")["qualify"][bulk_class]
 
 
-def test_review_says_while_the_model_is_chosen_again(data_dir, monkeypatch):
+def test_review_says_while_the_model_is_chosen_again(data_dir, monkeypatch, request):
     import threading
 
     from sslcore.selection import Tuner
 
     gate, tune = threading.Event(), Tuner.tune
+    request.addfinalizer(gate.set)  # never leave the selection waiting
 
     def held_back(self, *args, **kwargs):
         gate.wait(60)

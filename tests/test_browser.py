@@ -507,7 +507,7 @@ def test_lasso_on_the_map_labels_the_selection(server, page):
     assert preset == wanted
     labeled_before = set(project.labels())
     page.get_by_role("button", name=re.compile(rf"^Label [\d,]+ items as {preset}$")).click()
-    page.get_by_text(re.compile(r"^Labeled [\d,]+ items as ")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"^Labeled [\d,]+ items? as ")).wait_for(timeout=30_000)
     wait_idle(page)
     batch = project.events().iloc[-selected:]
     assert set(batch["source"]) == {"human"} and batch["batch_id"].nunique() == 1

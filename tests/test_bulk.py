@@ -1,6 +1,7 @@
 """Bulk accept by precision: what a target takes, and the highest target anything meets."""
 
 import numpy as np
+import pytest
 
 from sslcore.bulk import plan_bulk_accept
 from sslcore.calibration import Calibrator
@@ -30,11 +31,13 @@ def test_the_reachable_bound_is_the_highest_target_that_takes_anything():
         assert above.count == 0
 
 
-def test_a_plan_that_takes_items_reaches_at_least_its_own_bound():
-    ids, proba, calibrator = calibrated_on(2000)
-    plans = plan_bulk_accept(ids, proba, ["a", "b"], calibrator)
-    assert all(plan.count > 0 for plan in plans)
-    assert all(plan.reachable >= plan.precision_bound for plan in plans)
+def test_the_reachable_bound_of_a_lone_unsure_suggestion_is_zero_not_below():
+    ids, proba, calibrator = calibrated_on(15)
+    lone = np.array([[0.45, 0.55]])  # the only item predicted "b", and barely
+    proba = np.r_[proba[proba[:, 0] > 0.5], lone]
+    ids = [str(i) for i in range(len(proba))]
+    plan = plan_bulk_accept(ids, proba, ["a", "b"], calibrator)[1]
+    assert plan.candidates == 1 and plan.reachable == pytest.approx(0.0)
 
 
 def test_a_class_nobody_is_predicted_has_no_reachable_bound():

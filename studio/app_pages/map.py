@@ -81,7 +81,7 @@ event = st.plotly_chart(
     theme=None,
 )
 if note := st.session_state.pop(NOTE, None):
-    st.success(note)
+    st.success(md(note))  # class names are plain text
 selected = [str(p["customdata"]) for p in event.selection.points if p.get("customdata")]
 if not selected:
     st.stop()

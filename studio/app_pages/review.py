@@ -163,7 +163,7 @@ if suggestions.open:
             why = ("; a label whose class has no other label, or given since the calibration "
                    "was learned, does not count yet")  # fmt: skip
         st.caption(f"At {target:.1%} target precision, per class. Calibrated on {evidence:,} "
-                   f"of the {given:,} labels people gave, each predicted by a model fitted "
+                   f"labels people gave ({given:,} now), each predicted by a model fitted "
                    f"without it{why}; accepted items never count:")  # fmt: skip
         st.dataframe(
             plan_table.style.format({"expected wrong": "{:.1f}", "at most wrong (95%)": "{:.1f}"}),
@@ -174,17 +174,20 @@ if suggestions.open:
         selected = bulk_candidates(live.engine, bulk_class, target)
         plan = by_class.get(bulk_class)
         if selected.empty:
-            st.write(f"No suggestion of {md(bulk_class)} qualifies at {target:.1%}: label "
-                     "more items (or lower the target) until the calibration has seen "
-                     "enough.")  # fmt: skip
             reachable = slider_step(plan.reachable) if plan is not None else float("nan")
             if reachable >= TARGET_MIN:
-                st.write(f"For now the most a bulk accept of {md(bulk_class)} can promise is "
-                         f"{reachable:.1f}%.")  # fmt: skip
+                st.write(f"No suggestion of {md(bulk_class)} qualifies at {target:.1%}. For now "
+                         f"the most a bulk accept of {md(bulk_class)} can promise is "
+                         f"{reachable:.1f}%: lower the target to that, or label more items "
+                         "until the calibration has seen enough.")  # fmt: skip
                 st.button(f"Set the target to {reachable:.1f}%", on_click=set_target,
                           args=(reachable,), key="bulk_reachable")  # fmt: skip
+            else:
+                st.write(f"No suggestion of {md(bulk_class)} qualifies at any target this "
+                         "slider offers yet: label more items until the calibration has seen "
+                         "enough.")  # fmt: skip
         else:
-            st.write(f"{len(selected):,} unlabeled items predicted {md(bulk_class)} qualify: about "
+            st.write(f"{items(len(selected))} predicted {md(bulk_class)} qualify: about "
                      f"{plan.expected_wrong:.1f} of them wrong, at most {plan.wrong_bound:.1f} "
                      "(95% sure). A sample:")  # fmt: skip
             sample = selected.sample(min(5, len(selected)), random_state=0)
@@ -198,7 +201,7 @@ if suggestions.open:
                   on_click=session.bulk_accept, args=(selected,), kwargs={"digest": digest},
                   disabled=selected.empty, key=f"bulk_accept-{digest}")  # fmt: skip
         if session.last_bulk is not None:
-            st.info(f"Accepted {session.last_bulk.count:,} items in bulk. They count as half a "
+            st.info(f"Accepted {items(session.last_bulk.count)} in bulk. They count as half a "
                     "label each and never as calibration evidence.")  # fmt: skip
             st.button("Undo this bulk accept", on_click=session.undo_bulk, key="undo_bulk")
 
