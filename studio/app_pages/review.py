@@ -151,7 +151,8 @@ if suggestions.open:
         in_order = [by_class[c] for c in classes if c in by_class]  # the project's order
         plan_table = pd.DataFrame(
             [(p.class_name, p.candidates, p.count, p.expected_wrong, p.wrong_bound,
-              f"{p.precision_bound:.1%}" if p.count else "–", percent_or_dash(p.reachable))
+              percent_or_dash(p.precision_bound if p.count else np.nan),
+              percent_or_dash(p.reachable))
              for p in in_order],
             columns=["class", "predicted", "qualify", "expected wrong", "at most wrong (95%)",
                      "precision at least", "highest target met"],
