@@ -99,13 +99,20 @@ def items(count: int) -> str:
     return f"{count:,} item" if count == 1 else f"{count:,} items"
 
 
+RELEASE_FOCUS = """<script>/* REASON */ {
+  const held = document.activeElement;  // in a block: the script runs again on each switch
+  if (held && held.getAttribute("aria-expanded") !== "true") held.blur();
+}</script>"""
+"""Blurs what holds the focus, unless it is a picker open for a choice (someone clicked it
+while the page was still being drawn)."""
+
+
 def release_focus(reason: str) -> None:
     """Take the keyboard focus off whatever holds it (a picker in the sidebar keeps it
     after a choice, and the label keys would type into it); ``reason`` tells one call
     from the next, so the script runs again."""
     with st.sidebar:
-        st.html(f"<script>/* {reason} */ document.activeElement?.blur();</script>",
-                unsafe_allow_javascript=True)  # fmt: skip
+        st.html(RELEASE_FOCUS.replace("REASON", reason), unsafe_allow_javascript=True)
 
 
 class ItemArea:
