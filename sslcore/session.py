@@ -641,16 +641,22 @@ def bulk_candidates(
     """The unlabeled items predicted ``class_name`` that a bulk accept at
     ``target_precision`` takes, most confident first: ``item_id, class, confidence``
     (the calibrated probability that each is right)."""
-    columns = ["item_id", "class", "confidence"]
     plan = next((p for p in bulk_plans(engine, target_precision) if p.class_name == class_name),
                 None)  # fmt: skip
+    return plan_rows(engine, plan)
+
+
+def plan_rows(engine: Engine, plan: BulkPlan | None) -> pd.DataFrame:
+    """The items ``plan`` takes as :func:`bulk_candidates` lists them, for a plan already
+    made (planning draws hundreds of calibrations per class)."""
+    columns = ["item_id", "class", "confidence"]
     if plan is None or not plan.count:
         return pd.DataFrame(columns=columns)
     positions = np.array([engine.position(i) for i in plan.item_ids], dtype=np.int64)
     return pd.DataFrame(
         {
             "item_id": list(plan.item_ids),
-            "class": class_name,
+            "class": plan.class_name,
             "confidence": engine.predictions.confidence[positions],
         },
         columns=columns,

@@ -6,7 +6,7 @@ import streamlit as st
 
 from sslcore.bulk import DEFAULT_TARGET_PRECISION
 from sslcore.review import likely_mistakes, pseudo_labels
-from sslcore.session import bulk_candidates, bulk_plans, candidates_digest, describe_events
+from sslcore.session import bulk_plans, candidates_digest, describe_events, plan_rows
 from studio.charts import mini_map
 from studio.components import cached_for, items, md, show_item
 from studio.live import labeling_session, tuning_notice
@@ -172,8 +172,8 @@ if suggestions.open:
         )  # fmt: skip
         bulk_class = st.selectbox("Accept the class", classes, key="bulk_class",
                                   persist_state="page")  # fmt: skip
-        selected = bulk_candidates(live.engine, bulk_class, target)
         plan = by_class.get(bulk_class)
+        selected = plan_rows(live.engine, plan)  # the plan shown in the table, not a new one
         if selected.empty:
             reachable = slider_step(plan.reachable) if plan is not None else float("nan")
             if reachable >= TARGET_MIN:
